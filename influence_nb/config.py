@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['check_choice', 'check_range', 'ConfigBase']
 
-# %% ../nbs/00a_config.ipynb #d69efdea
+# %% ../nbs/00a_config.ipynb #f4bb7b7f
 import dataclasses, hashlib, json
 from dataclasses import dataclass, fields, asdict
 from typing import Any, Sequence
 
-# %% ../nbs/00a_config.ipynb #d546629b
+# %% ../nbs/00a_config.ipynb #26e30e31
 def check_choice(name:str, value, allowed:Sequence):
     "Raise a ValueError naming `name` unless `value` is one of `allowed`."
     if value not in allowed: raise ValueError(f"{name}={value!r} is not allowed; choose one of {list(allowed)}")
@@ -26,7 +26,7 @@ def check_range(name:str, value, lo=None, hi=None, lo_open:bool=False, hi_open:b
         ub = "" if hi is None else f"{'<' if hi_open else '<='} {hi}"
         raise ValueError(f"{name}={value!r} is out of range; it must be a number {' and '.join(x for x in (lb, ub) if x)}")
 
-# %% ../nbs/00a_config.ipynb #16213402
+# %% ../nbs/00a_config.ipynb #1b22c8f6
 class ConfigBase:
     "Mixin for config dataclasses: validation hook, dict/JSON round trip, stable hash, summary."
     def __post_init__(self): self.validate()

@@ -8,7 +8,7 @@ __all__ = ['log', 'MNIST_MEAN', 'MNIST_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_C
            'read_idx', 'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset', 'load_imagefolder',
            'make_tiny_imagefolder', 'DeterministicAugment', 'flip_labels', 'DataConfig', 'load_data']
 
-# %% ../nbs/01_data.ipynb #8ddb6639
+# %% ../nbs/01_data.ipynb #18164ae7
 import gzip, logging, os, struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import torch
 from .config import ConfigBase, check_choice, check_range
 from .seeding import derive_component_seed
 
-# %% ../nbs/01_data.ipynb #b35f337f
+# %% ../nbs/01_data.ipynb #a67120b8
 log = logging.getLogger(__name__)
 
 class IndexedTensorDataset(torch.utils.data.Dataset):
@@ -42,7 +42,7 @@ def get_batch(ds, ids):
         return {k: (torch.stack([torch.as_tensor(it[k]) for it in items])) for k in items[0]}
     return torch.stack([torch.as_tensor(it[0]) for it in items]), torch.as_tensor([int(it[1]) for it in items])
 
-# %% ../nbs/01_data.ipynb #d5cc08e4
+# %% ../nbs/01_data.ipynb #940d52bb
 @dataclass
 class DataSplit:
     "Train and test datasets plus metadata (classes, input shape, normalization for display)."
@@ -58,7 +58,7 @@ class DataSplit:
     def __repr__(self): return (f"DataSplit({self.name}: {len(self.train)} train, {len(self.test)} test, "
                                 f"{self.n_classes} classes, input {tuple(self.in_shape)})")
 
-# %% ../nbs/01_data.ipynb #a26411f8
+# %% ../nbs/01_data.ipynb #4417fe64
 def _standardize(xtr, xte, eps=1e-6):
     mu, sd = xtr.mean(0, keepdim=True), xtr.std(0, keepdim=True)
     sd = torch.where(sd < eps, torch.ones_like(sd), sd)
@@ -78,7 +78,7 @@ def load_digits_split(seed:int=0, # split seed
     return DataSplit(IndexedTensorDataset(xtr.to(dtype), y[tr]), IndexedTensorDataset(xte.to(dtype), y[te]),
                      10, (1, 8, 8), "digits", [str(i) for i in range(10)])
 
-# %% ../nbs/01_data.ipynb #319f88b1
+# %% ../nbs/01_data.ipynb #3e2a6c25
 def shared_data_dir()->Optional[Path]:
     "The shared real-data folder, or None when absent."
     env = os.environ.get("INFLUENCE_NB_SHARED_DATA")
@@ -89,7 +89,7 @@ def shared_data_dir()->Optional[Path]:
             if cand.is_dir(): return cand
     return None
 
-# %% ../nbs/01_data.ipynb #e6eeddf6
+# %% ../nbs/01_data.ipynb #54b6960a
 def read_idx(path)->np.ndarray:
     "Read an IDX file (gzipped or raw) into a uint8 array."
     path = Path(path)
@@ -130,7 +130,7 @@ def load_mnist(root, # folder with the four IDX files (gz or raw)
                      IndexedTensorDataset(prep(xte[ite.numpy()]), torch.tensor(yte[ite.numpy()])),
                      10, (1, 28, 28), "mnist", [str(i) for i in range(10)], [MNIST_MEAN], [MNIST_STD])
 
-# %% ../nbs/01_data.ipynb #d1bf4d55
+# %% ../nbs/01_data.ipynb #fffb0ca8
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -165,7 +165,7 @@ def load_cifar10(root, download:bool=False, n_train:Optional[int]=None, n_test:O
                                 f"to fetch it, or copy torchvision's cifar-10-batches-py folder there.") from None
     return _cifar_split(tr.data, tr.targets, te.data, te.targets, n_train, n_test, seed, dtype, "cifar10")
 
-# %% ../nbs/01_data.ipynb #f623ec8b
+# %% ../nbs/01_data.ipynb #c5bcd355
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 class IndexedSubset(torch.utils.data.Dataset):
@@ -200,7 +200,7 @@ def load_imagefolder(root, # ImageFolder training tree root/<class>/<img>
     return DataSplit(tr, te, len(full.classes), (3, image_size, image_size), "imagefolder", full.classes,
                      list(IMAGENET_MEAN), list(IMAGENET_STD))
 
-# %% ../nbs/01_data.ipynb #27d3672e
+# %% ../nbs/01_data.ipynb #8f8e99f4
 def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), per_class:int=6,
                           size:int=40, seed:int=0)->Path:
     "Write a tiny ImageFolder tree of coloured noise PNGs (for tests and demos; no downloads)."
@@ -214,7 +214,7 @@ def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), p
             Image.fromarray(img).save(root/c/f"{c}_{j:03d}.png")
     return root
 
-# %% ../nbs/01_data.ipynb #33e0fd3e
+# %% ../nbs/01_data.ipynb #1c9404f8
 class DeterministicAugment:
     "Random crop + flip whose draws depend only on `(seed, step, idx)`."
     def __init__(self, seed:int, pad:int=4, flip:bool=True): self.seed, self.pad, self.flip = seed, pad, flip
@@ -233,7 +233,7 @@ class DeterministicAugment:
             out.append(c.flip(-1) if fl else c)
         return torch.stack(out)
 
-# %% ../nbs/01_data.ipynb #fb533bb9
+# %% ../nbs/01_data.ipynb #9ac2aa60
 def flip_labels(y:torch.Tensor, frac:float, n_classes:int, seed:int=0):
     "Flip `frac` of labels to another class; returns `(new_y, flipped_ids)`."
     check_range("frac", frac, 0, 1)
@@ -244,7 +244,7 @@ def flip_labels(y:torch.Tensor, frac:float, n_classes:int, seed:int=0):
     y[ids] = (y[ids] + shift) % n_classes
     return y, ids
 
-# %% ../nbs/01_data.ipynb #332d142a
+# %% ../nbs/01_data.ipynb #4f82f4ae
 DATASETS = ("digits", "mnist", "cifar10", "cifar10_subset", "imagefolder", "multimodal")
 
 @dataclass

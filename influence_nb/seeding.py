@@ -8,14 +8,14 @@ __all__ = ['log', 'derive_component_seed', 'set_determinism', 'seeded', 'epoch_p
            'check_training_sequence', 'check_weight0_order', 'check_model_init', 'check_config_consistency',
            'verify_determinism']
 
-# %% ../nbs/00_seeding.ipynb #7d800ddb
+# %% ../nbs/00_seeding.ipynb #152b895c
 import contextlib, hashlib, logging, os, random
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 
-# %% ../nbs/00_seeding.ipynb #9d69a65f
+# %% ../nbs/00_seeding.ipynb #c2878d54
 log = logging.getLogger(__name__)
 
 def derive_component_seed(master_seed:int, # the run's master seed
@@ -27,7 +27,7 @@ def derive_component_seed(master_seed:int, # the run's master seed
     key = f"{int(master_seed)}|{purpose}" + ("" if instance_id is None else f"|{instance_id}")
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], 'big') & ((1 << 63) - 1)
 
-# %% ../nbs/00_seeding.ipynb #d34189fa
+# %% ../nbs/00_seeding.ipynb #a9d8858e
 def set_determinism(seed:int=0, # master seed for python/numpy/torch
                     deterministic:bool=True, # enforce deterministic algorithms
                    ):
@@ -39,7 +39,7 @@ def set_determinism(seed:int=0, # master seed for python/numpy/torch
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
 
-# %% ../nbs/00_seeding.ipynb #6cea5fe4
+# %% ../nbs/00_seeding.ipynb #3b53521c
 def _rng_state():
     return (random.getstate(), np.random.get_state(), torch.random.get_rng_state(),
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
@@ -58,7 +58,7 @@ def seeded(seed:int)->Iterator[None]:
         yield
     finally: _set_rng_state(st)
 
-# %% ../nbs/00_seeding.ipynb #1cf81ed0
+# %% ../nbs/00_seeding.ipynb #75f20fba
 def epoch_permutation(n:int, seed:int, epoch:int, shuffle:bool=True)->torch.Tensor:
     "The order of `n` examples in `epoch`: a function of `(seed, epoch)` only."
     if not shuffle: return torch.arange(n)
@@ -88,7 +88,7 @@ def batch_schedule(n:int, # dataset size
             out.append(b)
     return out
 
-# %% ../nbs/00_seeding.ipynb #2c76a68e
+# %% ../nbs/00_seeding.ipynb #a1419b31
 def seed_worker(worker_id:int):
     "`worker_init_fn` for DataLoader: seed python and numpy from torch's per-worker seed."
     s = torch.initial_seed() % 2**32
@@ -104,7 +104,7 @@ def make_loader(dataset, # map-style dataset
                                        drop_last=drop_last, worker_init_fn=seed_worker, generator=g,
                                        persistent_workers=False, **kwargs)
 
-# %% ../nbs/00_seeding.ipynb #e7fcf68e
+# %% ../nbs/00_seeding.ipynb #4457a33b
 def _ids_of(batch):
     if isinstance(batch, dict): return batch["sample_index"]
     return batch[-1]
@@ -160,7 +160,7 @@ def check_config_consistency(attr_cfg:dict, val_cfg:dict,
     return (not bad), ("configs consistent" if not bad else
                        "; ".join(f"{k}: {attr_cfg.get(k)!r} != {val_cfg.get(k)!r}" for k in bad))
 
-# %% ../nbs/00_seeding.ipynb #75881186
+# %% ../nbs/00_seeding.ipynb #cc75e7ee
 def verify_determinism(checks:dict, # name -> (ok, message), from the check functions
                        raise_on_fail:bool=True)->dict:
     "Collect check results into a report; raise `RuntimeError` listing failures if asked."

@@ -9,7 +9,7 @@ __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainCon
            'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'train', 'lbfgs_objective',
            'train_lbfgs', 'evaluate']
 
-# %% ../nbs/03_train.ipynb #2888169d
+# %% ../nbs/03_train.ipynb #c3ed4f02
 import logging, math, os, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_d
 from .models import ModelConfig, build_model
 from .seeding import batch_schedule, derive_component_seed
 
-# %% ../nbs/03_train.ipynb #250ed602
+# %% ../nbs/03_train.ipynb #b98cd689
 log = logging.getLogger(__name__)
 SCHEDULES = ("constant", "step", "cosine", "linear", "onecycle")
 
@@ -103,7 +103,7 @@ def resolve_device(name:str="auto")->torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available(): raise ValueError(f"train.device={name!r} but CUDA is not available")
     return torch.device(name)
 
-# %% ../nbs/03_train.ipynb #437b9382
+# %% ../nbs/03_train.ipynb #f53e075a
 def _base_lr(c:OptimConfig, t:int, T:int)->float:
     s = c.schedule
     if s == "constant": return c.lr
@@ -126,7 +126,7 @@ def lr_at(c:OptimConfig, # optimizer config
     if c.warmup_steps and t < c.warmup_steps: return c.lr * (t + 1) / c.warmup_steps
     return _base_lr(c, t - c.warmup_steps, max(T - c.warmup_steps, 1))
 
-# %% ../nbs/03_train.ipynb #96f6ec3d
+# %% ../nbs/03_train.ipynb #0ce6cb15
 def clip_grads(grads:Sequence[torch.Tensor], max_norm:Optional[float])->list:
     "Scale `grads` so their total norm is at most `max_norm` (as `clip_grad_norm_`), out of place."
     if max_norm is None: return list(grads)
@@ -152,7 +152,7 @@ def sgd_update(params:Sequence[torch.Tensor], # θ_t
         new_p.append(p - lr * d); new_b.append(b)
     return new_p, new_b
 
-# %% ../nbs/03_train.ipynb #567699e8
+# %% ../nbs/03_train.ipynb #c79915c1
 def example_losses(model:torch.nn.Module, tensors:dict, batch)->torch.Tensor:
     "Per-example losses `[B]` of `batch` under parameters/buffers `tensors`."
     if isinstance(batch, dict): return functional_call(model, tensors, (batch,))
@@ -163,7 +163,7 @@ def weighted_batch_loss(losses:torch.Tensor, w:torch.Tensor)->torch.Tensor:
     "`Σ_i w_i ℓ_i / |B|`: weight-0 examples contribute nothing and nothing else changes."
     return (w.to(losses.dtype) * losses).sum() / losses.shape[0]
 
-# %% ../nbs/03_train.ipynb #7f07fea4
+# %% ../nbs/03_train.ipynb #e403876f
 @dataclass
 class TrainState:
     "Everything that evolves during training: trainable params, momentum buffers, model buffers (BatchNorm), step."
@@ -192,7 +192,7 @@ def frozen_params(model:torch.nn.Module)->dict:
     "Parameters that do not train (e.g. a frozen backbone): constants of the run."
     return {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
 
-# %% ../nbs/03_train.ipynb #983177be
+# %% ../nbs/03_train.ipynb #9d31c503
 def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, c:OptimConfig,
                consts:Optional[dict]=None, # frozen parameters
                create_graph:bool=False)->tuple: # (new state, batch loss, per-example losses)
@@ -209,7 +209,7 @@ def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor,
     buffers = {k: v.detach() for k, v in buffers.items()}
     return TrainState(dict(zip(names, new_p)), dict(zip(names, new_b)), buffers, state.step + 1), loss.detach(), losses.detach()
 
-# %% ../nbs/03_train.ipynb #1638a3a4
+# %% ../nbs/03_train.ipynb #ae04ae15
 def atomic_torch_save(obj, path):
     "`torch.save` to a temp file next to `path`, then rename: readers never see a partial file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
@@ -234,7 +234,7 @@ def load_state(path, map_location="cpu")->tuple:
         raise ValueError(f"state file {path} is not a saved TrainState (keys {sorted(d) if isinstance(d, dict) else type(d)})")
     return TrainState(d["params"], d["bufs"], d["buffers"], int(d["step"])), d.get("meta", {})
 
-# %% ../nbs/03_train.ipynb #251cf45d
+# %% ../nbs/03_train.ipynb #6b4890d9
 @dataclass
 class TrainResult:
     "What a training run produced."
@@ -277,7 +277,7 @@ def load_state_into(model, state:TrainState, consts:Optional[dict]=None):
             t.copy_(v)
     return model
 
-# %% ../nbs/03_train.ipynb #8ed49d8b
+# %% ../nbs/03_train.ipynb #21c719aa
 def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.Tensor]=None,
           model:Optional[torch.nn.Module]=None, # prebuilt model (default: built from cfg and seed)
           callback:Optional[Callable]=None, # callback(t, state_before, ids, lr) before each step
@@ -317,7 +317,7 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
     load_state_into(model, st, consts)
     return TrainResult(model, st, init, sched, lrs, torch.stack(losses).cpu(), ckpts, consts, cfg, w, time.time() - t0)
 
-# %% ../nbs/03_train.ipynb #4576970a
+# %% ../nbs/03_train.ipynb #c4b94175
 def lbfgs_objective(model, params:dict, data:DataSplit, w:torch.Tensor, l2:float, device, dtype, consts=None, buffers=None):
     "`(1/n) Σ w_i ℓ_i + (λ/2)‖θ‖²` over the whole training set."
     n = len(data.train); ids = torch.arange(n)
@@ -344,7 +344,7 @@ def train_lbfgs(cfg:RunConfig, data:DataSplit, w:torch.Tensor, model:torch.nn.Mo
     load_state_into(model, st)
     return TrainResult(model, st, st0, [], [], torch.stack(losses).cpu(), [], {}, cfg, w, time.time() - t0)
 
-# %% ../nbs/03_train.ipynb #2919fd3b
+# %% ../nbs/03_train.ipynb #6e49156c
 @torch.no_grad()
 def evaluate(model:torch.nn.Module, ds, batch_size:int=512, device=None, dtype=None)->dict:
     "Per-example `losses`, `margins`, `preds` and overall `accuracy` of `model` (eval mode) on `ds`."

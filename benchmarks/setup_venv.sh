@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Create the benchmark venv (.bench-venv): influence_nb plus the peer libraries we compare against.
+# Peers are never runtime dependencies of influence_nb; they live only here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .bench-venv
+. .bench-venv/bin/activate
+python -m pip install -q --upgrade pip
+python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+python -m pip install -q -e . captum pytorch-influence-functions
+echo "benchmark venv ready: . .bench-venv/bin/activate"
