@@ -8,7 +8,7 @@ __all__ = ['log', 'MNIST_MEAN', 'MNIST_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_C
            'read_idx', 'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset', 'load_imagefolder',
            'make_tiny_imagefolder', 'DeterministicAugment', 'flip_labels', 'DataConfig', 'load_data']
 
-# %% ../nbs/01_data.ipynb #18164ae7
+# %% ../nbs/01_data.ipynb #a3e763cd
 import gzip, logging, os, struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import torch
 from .config import ConfigBase, check_choice, check_range
 from .seeding import derive_component_seed
 
-# %% ../nbs/01_data.ipynb #a67120b8
+# %% ../nbs/01_data.ipynb #1f060923
 log = logging.getLogger(__name__)
 
 class IndexedTensorDataset(torch.utils.data.Dataset):
@@ -42,7 +42,7 @@ def get_batch(ds, ids):
         return {k: (torch.stack([torch.as_tensor(it[k]) for it in items])) for k in items[0]}
     return torch.stack([torch.as_tensor(it[0]) for it in items]), torch.as_tensor([int(it[1]) for it in items])
 
-# %% ../nbs/01_data.ipynb #940d52bb
+# %% ../nbs/01_data.ipynb #8621e801
 @dataclass
 class DataSplit:
     "Train and test datasets plus metadata (classes, input shape, normalization for display)."
@@ -58,7 +58,7 @@ class DataSplit:
     def __repr__(self): return (f"DataSplit({self.name}: {len(self.train)} train, {len(self.test)} test, "
                                 f"{self.n_classes} classes, input {tuple(self.in_shape)})")
 
-# %% ../nbs/01_data.ipynb #4417fe64
+# %% ../nbs/01_data.ipynb #c7e97dc7
 def _standardize(xtr, xte, eps=1e-6):
     mu, sd = xtr.mean(0, keepdim=True), xtr.std(0, keepdim=True)
     sd = torch.where(sd < eps, torch.ones_like(sd), sd)
@@ -78,7 +78,7 @@ def load_digits_split(seed:int=0, # split seed
     return DataSplit(IndexedTensorDataset(xtr.to(dtype), y[tr]), IndexedTensorDataset(xte.to(dtype), y[te]),
                      10, (1, 8, 8), "digits", [str(i) for i in range(10)])
 
-# %% ../nbs/01_data.ipynb #3e2a6c25
+# %% ../nbs/01_data.ipynb #bf0951f3
 def shared_data_dir()->Optional[Path]:
     "The shared real-data folder, or None when absent."
     env = os.environ.get("INFLUENCE_NB_SHARED_DATA")
@@ -89,7 +89,7 @@ def shared_data_dir()->Optional[Path]:
             if cand.is_dir(): return cand
     return None
 
-# %% ../nbs/01_data.ipynb #54b6960a
+# %% ../nbs/01_data.ipynb #044bf17f
 def read_idx(path)->np.ndarray:
     "Read an IDX file (gzipped or raw) into a uint8 array."
     path = Path(path)
@@ -130,7 +130,7 @@ def load_mnist(root, # folder with the four IDX files (gz or raw)
                      IndexedTensorDataset(prep(xte[ite.numpy()]), torch.tensor(yte[ite.numpy()])),
                      10, (1, 28, 28), "mnist", [str(i) for i in range(10)], [MNIST_MEAN], [MNIST_STD])
 
-# %% ../nbs/01_data.ipynb #fffb0ca8
+# %% ../nbs/01_data.ipynb #720f1cc3
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -165,7 +165,7 @@ def load_cifar10(root, download:bool=False, n_train:Optional[int]=None, n_test:O
                                 f"to fetch it, or copy torchvision's cifar-10-batches-py folder there.") from None
     return _cifar_split(tr.data, tr.targets, te.data, te.targets, n_train, n_test, seed, dtype, "cifar10")
 
-# %% ../nbs/01_data.ipynb #c5bcd355
+# %% ../nbs/01_data.ipynb #67c71311
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 class IndexedSubset(torch.utils.data.Dataset):
@@ -200,7 +200,7 @@ def load_imagefolder(root, # ImageFolder training tree root/<class>/<img>
     return DataSplit(tr, te, len(full.classes), (3, image_size, image_size), "imagefolder", full.classes,
                      list(IMAGENET_MEAN), list(IMAGENET_STD))
 
-# %% ../nbs/01_data.ipynb #8f8e99f4
+# %% ../nbs/01_data.ipynb #cede3f49
 def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), per_class:int=6,
                           size:int=40, seed:int=0)->Path:
     "Write a tiny ImageFolder tree of coloured noise PNGs (for tests and demos; no downloads)."
@@ -214,7 +214,7 @@ def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), p
             Image.fromarray(img).save(root/c/f"{c}_{j:03d}.png")
     return root
 
-# %% ../nbs/01_data.ipynb #1c9404f8
+# %% ../nbs/01_data.ipynb #6e5784d8
 class DeterministicAugment:
     "Random crop + flip whose draws depend only on `(seed, step, idx)`."
     def __init__(self, seed:int, pad:int=4, flip:bool=True): self.seed, self.pad, self.flip = seed, pad, flip
@@ -233,7 +233,7 @@ class DeterministicAugment:
             out.append(c.flip(-1) if fl else c)
         return torch.stack(out)
 
-# %% ../nbs/01_data.ipynb #9ac2aa60
+# %% ../nbs/01_data.ipynb #b0dec985
 def flip_labels(y:torch.Tensor, frac:float, n_classes:int, seed:int=0):
     "Flip `frac` of labels to another class; returns `(new_y, flipped_ids)`."
     check_range("frac", frac, 0, 1)
@@ -244,7 +244,7 @@ def flip_labels(y:torch.Tensor, frac:float, n_classes:int, seed:int=0):
     y[ids] = (y[ids] + shift) % n_classes
     return y, ids
 
-# %% ../nbs/01_data.ipynb #4f82f4ae
+# %% ../nbs/01_data.ipynb #fa8507ba
 DATASETS = ("digits", "mnist", "cifar10", "cifar10_subset", "imagefolder", "multimodal")
 
 @dataclass
@@ -284,7 +284,7 @@ def load_data(cfg:DataConfig, dtype=torch.float32)->DataSplit:
     elif n == "imagefolder": sp = load_imagefolder(r, cfg.test_root, cfg.image_size, seed=cfg.split_seed)
     else:
         from influence_nb.multimodal import load_multimodal
-        return load_multimodal(cfg)
+        return load_multimodal(cfg, dtype)
     if cfg.label_noise > 0:
         if not isinstance(sp.train, IndexedTensorDataset): raise ValueError("data.label_noise needs an in-memory dataset")
         ynew, ids = flip_labels(sp.train.y, cfg.label_noise, sp.n_classes, cfg.split_seed)

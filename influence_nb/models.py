@@ -6,7 +6,7 @@
 __all__ = ['log', 'ACTIVATIONS', 'MODELS', 'LogReg', 'MLP', 'SmallCNN', 'Residual', 'ResNet9', 'resnet50', 'ModelConfig',
            'build_model', 'n_params']
 
-# %% ../nbs/02_models.ipynb #3058ca9b
+# %% ../nbs/02_models.ipynb #1c33fc2a
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,7 @@ from torch import nn
 from .config import ConfigBase, check_choice, check_range
 from .seeding import derive_component_seed, seeded
 
-# %% ../nbs/02_models.ipynb #619cbbb7
+# %% ../nbs/02_models.ipynb #71064f68
 log = logging.getLogger(__name__)
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "softplus": nn.Softplus, "silu": nn.SiLU}
 
@@ -45,7 +45,7 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(2 * width, n_classes)
     def forward(self, x): return self.head(self.features(x))
 
-# %% ../nbs/02_models.ipynb #35253ceb
+# %% ../nbs/02_models.ipynb #286ed679
 def _conv_bn(ci, co, act="relu", pool=False):
     layers = [nn.Conv2d(ci, co, 3, padding=1, bias=False), nn.BatchNorm2d(co), ACTIVATIONS[act]()]
     if pool: layers.append(nn.MaxPool2d(2))
@@ -68,7 +68,7 @@ class ResNet9(nn.Module):
         self.fc = nn.Linear(8 * w, n_classes, bias=False); self.scale = scale
     def forward(self, x): return self.fc(self.net(x)) * self.scale
 
-# %% ../nbs/02_models.ipynb #29c5e8a7
+# %% ../nbs/02_models.ipynb #4ce49a45
 def resnet50(n_classes:int, pretrained_path:Optional[str]=None, freeze_backbone:bool=False)->nn.Module:
     "torchvision ResNet-50 with an `n_classes` head; optional local pretrained weights."
     from torchvision.models import resnet50 as _r50
@@ -86,7 +86,7 @@ def resnet50(n_classes:int, pretrained_path:Optional[str]=None, freeze_backbone:
         for n_, p_ in m.named_parameters(): p_.requires_grad_(n_.startswith("fc."))
     return m
 
-# %% ../nbs/02_models.ipynb #f018f46f
+# %% ../nbs/02_models.ipynb #b4878ca8
 MODELS = ("logreg", "mlp", "cnn", "resnet9", "resnet50", "multimodal")
 
 @dataclass
@@ -119,7 +119,7 @@ def build_model(cfg:ModelConfig, in_shape:tuple, n_classes:int, seed:int=0)->nn.
         elif n == "resnet50": m = resnet50(n_classes, cfg.pretrained_path, cfg.freeze_backbone)
         else:
             from influence_nb.multimodal import build_multimodal
-            m = build_multimodal(cfg, n_classes)
+            m = build_multimodal(cfg, n_classes, in_shape)
     return m
 
 def n_params(m:nn.Module, trainable:bool=True)->int:
