@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['log', 'STRATEGIES', 'MEASURES', 'VJP_MODES', 'Replayer', 'MemoryStates', 'DiskStates', 'tree_bounds', 'TreeStates',
-           'tree_picture', 'make_states', 'reverse_step', 'reverse_step_perexample', 'target_values',
-           'target_gradients', 'check_exactness', 'magic_scores', 'smoothness_probe']
+           'tree_picture', 'make_states', 'bn_running_names', 'reverse_step', 'reverse_step_perexample',
+           'target_values', 'target_gradients', 'check_exactness', 'magic_scores', 'smoothness_probe']
 
-# %% ../nbs/04_magic.ipynb #79570a62
+# %% ../nbs/04_magic.ipynb #8f1bcfcb
 import logging, math, os, time, warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -21,7 +21,7 @@ from .data import DataSplit, get_batch
 from .train import (DTYPES, RunConfig, TrainResult, TrainState, load_state, make_augment, prepare_batch,
                                  save_state, sgd_update, train, train_step)
 
-# %% ../nbs/04_magic.ipynb #47a791da
+# %% ../nbs/04_magic.ipynb #b2e7628d
 log = logging.getLogger(__name__)
 STRATEGIES = ("memory", "disk", "tree")
 MEASURES = ("loss", "margin")
@@ -62,7 +62,7 @@ class Replayer:
         for t in range(t0, t1): state = self.step(state, t)
         return state
 
-# %% ../nbs/04_magic.ipynb #04de6ec5
+# %% ../nbs/04_magic.ipynb #4dd213fb
 def _check_replay(final:TrainState, res:TrainResult, what:str):
     "Warn when a replayed final state differs from the recorded one (non-determinism: MAGIC's answer is then off)."
     num = sum(((final.params[k] - res.state.params[k]) ** 2).sum() for k in final.params).sqrt()
@@ -123,7 +123,7 @@ class DiskStates:
             yield t, st
             if not self.keep: self.path(t).unlink(missing_ok=True)
 
-# %% ../nbs/04_magic.ipynb #ee40fbca
+# %% ../nbs/04_magic.ipynb #71f29201
 def tree_bounds(a:int, b:int, k:int)->list:
     "Split `[a, b)` into `min(k, b-a)` nearly equal intervals; their boundaries."
     m = min(k, b - a)
@@ -169,23 +169,57 @@ def make_states(strategy:str, rp:Replayer, k:Union[int, str]=2, state_dir=None):
     if strategy == "disk": return DiskStates(rp, state_dir)
     return TreeStates(rp, k)
 
-# %% ../nbs/04_magic.ipynb #c72d1036
+# %% ../nbs/04_magic.ipynb #8bcb141b
+def bn_running_names(model:torch.nn.Module)->list:
+    "Names of the BatchNorm running-statistics buffers (`….running_mean`, `….running_var`) that train mode updates."
+    return [f"{n}.{s}" for n, m in model.named_modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats for s in ("running_mean", "running_var")]
+
+class _BNStats:
+    """Forward pre-hooks on every BatchNorm module: record its input, then rebuild the running-statistics update
+    `r' = (1 − m) r + m · stat(x)` (stat = batch mean / unbiased batch variance) as a differentiable function of `θ`."""
+    def __init__(self, model): self.model, self.x, self.h = model, {}, []
+    def __enter__(self):
+        for n, m in self.model.named_modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
+                self.h.append(m.register_forward_pre_hook(lambda mod, args, n=n: self.x.__setitem__(n, args[0])))
+        return self
+    def __exit__(self, *a):
+        for h in self.h: h.remove()
+    def updated(self, old:dict, nbt:dict)->dict:
+        "New running statistics as functions of the recorded inputs and of the (leaf) old statistics `old`."
+        out = {}
+        for n, m in self.model.named_modules():
+            if n not in self.x: continue
+            x = self.x[n]; dims = [0] + list(range(2, x.dim()))
+            mom = m.momentum if m.momentum is not None else 1.0 / float(nbt[f"{n}.num_batches_tracked"] + 1)
+            out[f"{n}.running_mean"] = (1 - mom) * old[f"{n}.running_mean"] + mom * x.mean(dims)
+            out[f"{n}.running_var"] = (1 - mom) * old[f"{n}.running_var"] + mom * x.var(dims, unbiased=True)
+        return out
+
 def reverse_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, optim,
                  theta_bar:dict, # name -> [K, *shape]: adjoint of θ_{t+1}
                  buf_bar:dict, # name -> [K, *shape]: adjoint of the momentum buffers b_{t+1}
-                 consts:Optional[dict]=None, batched:Optional[bool]=None)->tuple:
+                 consts:Optional[dict]=None, batched:Optional[bool]=None,
+                 run_bar:Optional[dict]=None, # name -> [K, *shape]: adjoint of the BatchNorm running statistics
+                )->tuple:
     """One exact reverse step through `train_step`: the VJP of `s_{t+1} = F_t(θ_t, b_t, w_b)` at cotangents
-    `(θ̄_{t+1}, b̄_{t+1})` for K targets at once. Returns `(θ̄_t, b̄_t, w̄_b [K, B])`."""
+    `(θ̄_{t+1}, b̄_{t+1})` for K targets at once. Returns `(θ̄_t, b̄_t, w̄_b [K, B])`. With `run_bar`, BatchNorm's
+    running statistics are part of the differentiated state too and `(θ̄_t, b̄_t, w̄_b, r̄_t)` is returned."""
     names = list(state.params)
     use_b = optim.momentum > 0 and state.step > 0  # the first step sets b = g: b_0 is not read
     p = {k: v.detach().requires_grad_(True) for k, v in state.params.items()}
     b = {k: v.detach().requires_grad_(use_b) for k, v in state.bufs.items()}
     wb = w_b.detach().clone().requires_grad_(True)
-    with _train_mode(model), torch.enable_grad():
+    rn = list(run_bar) if run_bar else []
+    r = {k: state.buffers[k].detach().requires_grad_(True) for k in rn}
+    with _train_mode(model), torch.enable_grad(), _BNStats(model) as bns:
         new, _, _ = train_step(model, TrainState(p, b, state.buffers, state.step), batch, wb, lr, optim, consts, create_graph=True)
+        newr = bns.updated(r, state.buffers) if rn else {}
     outs, cots = [new.params[k] for k in names], [theta_bar[k] for k in names]
     if optim.momentum > 0: outs += [new.bufs[k] for k in names]; cots += [buf_bar[k] for k in names]
-    ins = [p[k] for k in names] + ([b[k] for k in names] if use_b else []) + [wb]
+    outs += [newr[k] for k in rn]; cots += [run_bar[k] for k in rn]
+    ins = [p[k] for k in names] + ([b[k] for k in names] if use_b else []) + [r[k] for k in rn] + [wb]
     K = cots[0].shape[0]
     if batched is None: batched = K > 1  # one target: a plain VJP (no vmap overhead)
     if batched: gr = torch.autograd.grad(outs, ins, cots, is_grads_batched=True, allow_unused=True)
@@ -193,12 +227,13 @@ def reverse_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tenso
         per = [torch.autograd.grad(outs, ins, [c[j] for c in cots], retain_graph=j < K - 1, allow_unused=True) for j in range(K)]
         gr = [None if per[0][i] is None else torch.stack([q[i] for q in per]) for i in range(len(ins))]
     gr = [torch.zeros((K,) + x.shape, dtype=x.dtype, device=x.device) if g is None else g for g, x in zip(gr, ins)]
-    P = len(names)
+    P, nb = len(names), (len(names) if use_b else 0)
     th = dict(zip(names, gr[:P]))
-    bb = dict(zip(names, gr[P:2 * P])) if use_b else {k: torch.zeros_like(theta_bar[k]) for k in names}
-    return th, bb, gr[-1]
+    bb = dict(zip(names, gr[P:P + nb])) if use_b else {k: torch.zeros_like(theta_bar[k]) for k in names}
+    if not rn: return th, bb, gr[-1]
+    return th, bb, gr[-1], dict(zip(rn, gr[P + nb:P + nb + len(rn)]))
 
-# %% ../nbs/04_magic.ipynb #b3d89a46
+# %% ../nbs/04_magic.ipynb #d11c6cb5
 def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, optim,
                             theta_bar:dict, buf_bar:dict, consts:Optional[dict]=None)->tuple:
     """`reverse_step` factored: (1) a batched VJP through the optimizer update (clipping, weight decay, momentum) gives
@@ -230,7 +265,7 @@ def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:
     wbar = sum(gbar[i].reshape(gbar[i].shape[0], -1) @ J[k].reshape(B, -1).T for i, k in enumerate(names)) / B
     return th, bb, wbar
 
-# %% ../nbs/04_magic.ipynb #d2d19502
+# %% ../nbs/04_magic.ipynb #e05bd7f5
 def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_ids=None,
                   measure:Union[str, Callable]="loss")->torch.Tensor:
     """The measured quantities `φ [K]` of the model with `tensors` (params + buffers), in eval mode, differentiable.
@@ -252,18 +287,39 @@ def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_id
         corr = out.gather(1, y[:, None]).squeeze(1)
         return out.scatter(1, y[:, None], float("-inf")).max(1).values - corr
 
-def target_gradients(res:TrainResult, data:DataSplit, target_ids=None, measure="loss")->tuple:
-    "`(φ [K], θ̄_T)`: the targets at the final state and their gradients w.r.t. the final parameters (final buffers held fixed)."
+# %% ../nbs/04_magic.ipynb #ba3a120b
+class _BNEval:
+    """Forward hooks that recompute eval-mode BatchNorm outputs from running statistics `stats` (name -> tensor) that
+    require grad (`F.batch_norm` refuses those), so that targets are differentiable w.r.t. the running statistics."""
+    def __init__(self, model, stats:dict): self.model, self.stats, self.h = model, stats, []
+    def __enter__(self):
+        for n, m in self.model.named_modules():
+            if f"{n}.running_mean" in self.stats: self.h.append(m.register_forward_hook(lambda mod, args, out, n=n: self.bn(mod, args[0], n)))
+        return self
+    def __exit__(self, *a):
+        for h in self.h: h.remove()
+    def bn(self, m, x, n):
+        sh = (1, -1) + (1,) * (x.dim() - 2)
+        y = (x - self.stats[f"{n}.running_mean"].view(sh)) / torch.sqrt(self.stats[f"{n}.running_var"].view(sh) + m.eps)
+        if m.affine: y = y * m.weight.view(sh) + m.bias.view(sh)
+        return y
+
+def target_gradients(res:TrainResult, data:DataSplit, target_ids=None, measure="loss", buffers:Sequence[str]=())->tuple:
+    """`(φ [K], θ̄_T, r̄_T)`: the targets at the final state and their gradients w.r.t. the final parameters and w.r.t. the
+    final BatchNorm running statistics named in `buffers` (`{}` when none; other buffers are held fixed)."""
     p = {k: v.detach().requires_grad_(True) for k, v in res.state.params.items()}
-    with torch.enable_grad():
+    rb = {k: res.state.buffers[k].detach().clone().requires_grad_(True) for k in buffers}
+    leaves = list(p.values()) + list(rb.values())
+    with torch.enable_grad(), _BNEval(res.model, rb):
         phi = target_values(res.model, {**res.consts, **p, **res.state.buffers}, data, target_ids, measure)
         K = phi.shape[0]
         if K == 0: raise ValueError("no targets: target_ids is empty")
-        gs = [torch.autograd.grad(phi[j], list(p.values()), retain_graph=j < K - 1, allow_unused=True) for j in range(K)]
-    tb = {k: torch.stack([g[i] if g[i] is not None else torch.zeros_like(p[k]) for g in gs]) for i, k in enumerate(p)}
-    return phi.detach(), tb
+        gs = [torch.autograd.grad(phi[j], leaves, retain_graph=j < K - 1, allow_unused=True) for j in range(K)]
+    names = list(p) + list(rb)
+    bar = {k: torch.stack([g[i] if g[i] is not None else torch.zeros_like(leaves[i]) for g in gs]) for i, k in enumerate(names)}
+    return phi.detach(), {k: bar[k] for k in p}, {k: bar[k] for k in rb}
 
-# %% ../nbs/04_magic.ipynb #d8656dff
+# %% ../nbs/04_magic.ipynb #fa12cca1
 def check_exactness(res:TrainResult)->list:
     "Warn about what makes MAGIC's replay differ from training (dropout, low precision, non-deterministic kernels); returns the messages."
     m, msgs = res.model, []
@@ -282,7 +338,7 @@ def check_exactness(res:TrainResult)->list:
     if _has_bn(m): log.info("BatchNorm: running statistics are buffers, replayed but not differentiated (see the notebook)")
     return msgs
 
-# %% ../nbs/04_magic.ipynb #c4afebe0
+# %% ../nbs/04_magic.ipynb #9c6c19ac
 def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.train`
                  data:DataSplit, # the data it was trained on
                  target_ids=None, # ids into data.test (ignored by a callable measure)
@@ -293,6 +349,7 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
                  progress:bool=True,
                  vjp:str="autograd", # 'autograd' (one batched VJP of the whole step) or 'perexample'
                  return_info:bool=False, # also return a dict (φ, seconds, forward steps, peak states held, ...)
+                 bn_stats:bool=True, # differentiate BatchNorm running statistics (exact eval-mode targets); False: hold them fixed
                 ):
     "Exact metagradient scores `S [K, n_train] = −∂φ_k/∂w_i` by reverse-mode differentiation through every SGD step."
     if vjp not in VJP_MODES: raise ValueError(f"vjp={vjp!r} is not allowed; choose one of {list(VJP_MODES)}")
@@ -300,15 +357,18 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
     rp = Replayer(res, data)
     provider = make_states(strategy, rp, k, state_dir)
     t0 = time.time()
-    phi, tb = target_gradients(res, data, target_ids, measure)
+    run = bn_running_names(rp.model) if bn_stats else []
+    if run and vjp != "autograd": raise ValueError("vjp='perexample' needs independent per-example gradients, which BatchNorm couples; use vjp='autograd'")
+    phi, tb, rb = target_gradients(res, data, target_ids, measure, run)
     K, n = phi.shape[0], len(data.train)
     bb = {k_: torch.zeros_like(v) for k_, v in tb.items()}
     wbar = torch.zeros(K, n, dtype=rp.dtype, device=rp.device)
     for t, st in tqdm(provider.reverse(), total=rp.T, desc="magic", disable=not progress, leave=False):
         ids, b, wb, lr = rp.batch(t)
-        if vjp == "autograd": tb, bb, g = reverse_step(rp.model, st, b, wb, lr, rp.optim, tb, bb, rp.consts)
+        if run: tb, bb, g, rb = reverse_step(rp.model, st, b, wb, lr, rp.optim, tb, bb, rp.consts, run_bar=rb)
+        elif vjp == "autograd": tb, bb, g = reverse_step(rp.model, st, b, wb, lr, rp.optim, tb, bb, rp.consts)
         else: tb, bb, g = reverse_step_perexample(rp.model, st, b, wb, lr, rp.optim, tb, bb, rp.consts)
-        tot = sum(v.abs().sum() for v in tb.values()) + sum(v.abs().sum() for v in bb.values()) + g.abs().sum()
+        tot = sum(v.abs().sum() for d in (tb, bb, rb) for v in d.values()) + g.abs().sum()
         if not torch.isfinite(tot):
             raise FloatingPointError(f"MAGIC: a non-finite adjoint (NaN/Inf) appeared in the reverse pass at step {t} "
                                      f"(lr {lr:.3g}); training is too unstable there to differentiate (lower optim.lr or clip)")
@@ -318,7 +378,7 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
     return S, dict(phi=phi.cpu(), seconds=time.time() - t0, forward_steps=rp.n_forward, reverse_steps=rp.T,
                    peak_states=provider.peak_states, replay_error=provider.replay_error, strategy=strategy, K=K)
 
-# %% ../nbs/04_magic.ipynb #822a47f4
+# %% ../nbs/04_magic.ipynb #13af4a94
 def smoothness_probe(cfg:RunConfig, data:Optional[DataSplit]=None, h:float=0.01, seed:int=0, progress:bool=True)->dict:
     """Train at `w = 1`, `1 + h v`, `1 + 2h v` (`v` a seeded random ±1 direction) and compare the two consecutive
     parameter changes `Δ₁, Δ₂`: movement-weighted sign agreement and cosine near 1 mean training is locally linear in

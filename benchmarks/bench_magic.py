@@ -1,0 +1,99 @@
+"""Benchmark MAGIC (influence_nb.magic): metagradient time / training time for 1 and 64 targets, VJP modes, and
+peak memory / states held for each state strategy at T = 1,000 steps. One torch thread (the machine is shared);
+timings are medians of repeats measured in the same run. Writes benchmarks/results/magic.md.
+
+    python benchmarks/bench_magic.py [--quick]
+"""
+import json, os, resource, statistics, subprocess, sys, time
+from pathlib import Path
+import torch
+
+torch.set_num_threads(1)
+from influence_nb.data import DataConfig, load_data, shared_data_dir
+from influence_nb.magic import magic_scores
+from influence_nb.models import ModelConfig, n_params
+from influence_nb.train import OptimConfig, RunConfig, TrainConfig, train
+
+ROOT = Path(__file__).resolve().parent
+
+def timed(f):
+    t0 = time.perf_counter(); out = f(); return time.perf_counter() - t0, out
+
+def ratios(cfg, data, reps, K64=64, perex=True, label="", reps64=None):
+    "Median train time, MAGIC (memory) time for 1 and K64 targets; interleaved repeats."
+    tr, m1, m64, p1, p64 = [], [], [], [], []
+    nt = len(data.test)
+    for r in range(reps):
+        t, res = timed(lambda: train(cfg, data, progress=False)); tr.append(t)
+        m1.append(timed(lambda: magic_scores(res, data, [0], progress=False))[0])
+        if reps64 is None or r < reps64: m64.append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], progress=False))[0])
+        if perex and r == 0:
+            p1.append(timed(lambda: magic_scores(res, data, [0], vjp="perexample", progress=False))[0])
+            p64.append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], vjp="perexample", progress=False))[0])
+        print(f"  {label} rep {r}: train {tr[-1]:.2f}s  magic K=1 {m1[-1]:.2f}s  K={K64} {m64[-1]:.2f}s (K=64 rep {len(m64)})", flush=True)
+    # states already in memory (train.checkpoints='all'): no forward replay
+    cfg_all = RunConfig.from_dict({**cfg.to_dict(), "train": {**cfg.train.to_dict(), "checkpoints": "all"}})
+    res_all = train(cfg_all, data, progress=False)
+    a1 = statistics.median(timed(lambda: magic_scores(res_all, data, [0], progress=False))[0] for _ in range(reps))
+    med = statistics.median
+    return dict(T=res.n_steps, params=n_params(res.model), train=med(tr), magic1=med(m1), magic64=med(m64), magic1_kept=a1,
+                perex1=med(p1) if p1 else None, perex64=med(p64) if p64 else None, K64=K64)
+
+def strategy_child(strategy, k):
+    "Run in a subprocess: peak RSS growth of one strategy at T = 1000 (digits MLP, batch 30, 20 epochs)."
+    cfg = RunConfig(train=TrainConfig(batch_size=30, checkpoints="none"))
+    data = load_data(cfg.data, torch.float64)
+    res = train(cfg, data, progress=False)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        t, (S, info) = timed(lambda: magic_scores(res, data, [0], strategy=strategy, k=k, state_dir=tmp, progress=False, return_info=True))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    state_mb = sum(v.numel() * v.element_size() for v in list(res.state.params.values()) + list(res.state.bufs.values())) / 2**20
+    print(json.dumps(dict(T=res.n_steps, seconds=t, peak_states=info["peak_states"], forward_steps=info["forward_steps"],
+                          state_mb=state_mb, rss_growth_mb=(peak - base) / 1024, train_s=res.seconds, checksum=float(S.sum()))))
+
+def main(quick=False):
+    lines = ["# MAGIC benchmark", "", f"torch {torch.__version__}, 1 CPU thread, float64 unless noted; machine shared with other jobs "
+             "(medians of repeats; train and MAGIC measured in the same run).", ""]
+    reps = 2 if quick else 3
+    cfg = RunConfig(train=TrainConfig(checkpoints="none")); data = load_data(cfg.data, torch.float64)
+    print("default recipe", flush=True)
+    d = ratios(cfg, data, reps, label="digits")
+    rows = [("digits MLP 64-64-10 (default recipe)", d)]
+    sd = shared_data_dir()
+    if sd is not None and (sd/"cifar10_subset").exists():
+        print("resnet9 cifar", flush=True)
+        ccfg = RunConfig(data=DataConfig(name="cifar10_subset", root=str(sd/"cifar10_subset"), n_train=256, n_test=64),
+                         model=ModelConfig(name="resnet9", width=8), optim=OptimConfig(lr=0.05),
+                         train=TrainConfig(epochs=1, batch_size=64, checkpoints="none", dtype="float32"))
+        cdata = load_data(ccfg.data, torch.float32)
+        rows.append(("ResNet-9 width 8, CIFAR-10 256 images (batch 64, 1 epoch), float32", ratios(ccfg, cdata, 3, perex=False, label="resnet9", reps64=1)))
+    else: lines.append("CIFAR-10 subset not found (shared_data_dir): ResNet-9 row skipped.")
+    lines += ["## Metagradient time / training time (states in memory)", "",
+              "| model | steps T | params | train s | MAGIC K=1 s | ratio K=1 | K=1, states kept by training (`checkpoints='all'`) | MAGIC K=64 s | ratio K=64 | K=64 / K=1 |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['T']} | {r['params']} | {r['train']:.2f} | {r['magic1']:.2f} | {r['magic1'] / r['train']:.1f}× | "
+                     f"{r['magic1_kept'] / r['train']:.1f}× | {r['magic64']:.2f} | {r['magic64'] / r['train']:.1f}× | {r['magic64'] / r['magic1']:.1f}× |")
+    if d["perex1"]:
+        lines += ["", "## VJP modes (default recipe)", "", "| vjp | K=1 s | K=64 s |", "|---|---|---|",
+                  f"| autograd (whole-step batched VJP, default) | {d['magic1']:.2f} | {d['magic64']:.2f} |",
+                  f"| perexample (per-example grads once + K HVPs) | {d['perex1']:.2f} | {d['perex64']:.2f} |"]
+    print("strategies at T=1000", flush=True)
+    lines += ["", "## State strategies at T = 1,000 steps (digits MLP, batch 30, 20 epochs, 1 target)", "",
+              "| strategy | states held (peak) | state MB held | forward steps | peak RSS growth MB | MAGIC s | MAGIC / train |", "|---|---|---|---|---|---|---|"]
+    for strat, k in [("memory", 2), ("disk", 2), ("tree", 2), ("tree", "sqrt")]:
+        out = subprocess.run([sys.executable, __file__, "--child", strat, str(k)], capture_output=True, text=True, check=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        name = strat if strat != "tree" else f"tree k={k}"
+        lines.append(f"| {name} | {r['peak_states']} | {r['peak_states'] * r['state_mb']:.1f} | {r['forward_steps']} | {r['rss_growth_mb']:.0f} | {r['seconds']:.2f} | {r['seconds'] / r['train_s']:.1f}× |")
+        print("  ", lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (ROOT/"results").mkdir(exist_ok=True); (ROOT/"results"/"magic.md").write_text(text)
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        strategy_child(sys.argv[2], int(sys.argv[3]) if sys.argv[3].isdigit() else sys.argv[3])
+    else: main(quick="--quick" in sys.argv)
