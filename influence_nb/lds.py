@@ -8,7 +8,7 @@ __all__ = ['log', 'make_subsets', 'subsets_key', 'save_subsets', 'load_subsets',
            'random_scores', 'grad_dot_scores', 'save_scores', 'load_scores', 'noise_floor', 'evaluate', 'plot_lds_vs_p',
            'plot_pred_vs_actual']
 
-# %% ../nbs/08_lds.ipynb #ad9bd2d9
+# %% ../nbs/08_lds.ipynb #0e7cf246
 import dataclasses, hashlib, json, logging, math, os, tempfile, time
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -29,7 +29,7 @@ from .train import (DTYPES, RunConfig, TrainState, atomic_torch_save, evaluate a
                                 example_losses, frozen_params, init_state, load_state_into, lr_at, make_augment,
                                 prepare_batch, resolve_device, sgd_update, train, weighted_batch_loss)
 
-# %% ../nbs/08_lds.ipynb #2ae5b8cd
+# %% ../nbs/08_lds.ipynb #49705966
 log = logging.getLogger(__name__)
 
 def make_subsets(n_train:int, # training set size n
@@ -76,7 +76,7 @@ def get_subsets(path, cfg:Optional[RunConfig], n_train:int, p:float, m:int, seed
     if path.exists(): return load_subsets(path, cfg, n_train, p, m, seed)
     s = make_subsets(n_train, p, m, seed); save_subsets(path, s, cfg, p, seed); return s
 
-# %% ../nbs/08_lds.ipynb #9df45090
+# %% ../nbs/08_lds.ipynb #e78719f3
 def has_buffers(model:torch.nn.Module)->bool:
     "True for models with buffers (e.g. BatchNorm running stats): these are trained one by one."
     return any(True for _ in model.buffers())
@@ -117,13 +117,13 @@ def train_batched(cfg:RunConfig, data:DataSplit,
               for j in range(M)]
     return model, states
 
-# %% ../nbs/08_lds.ipynb #7e8a5f92
+# %% ../nbs/08_lds.ipynb #f45938d3
 def _flat(cfg:RunConfig, n_train:int, target_ids=None)->dict:
     return {"batch_size": cfg.train.batch_size, "epochs": cfg.train.epochs, "seed": cfg.train.seed, "n_train": n_train,
             "target_ids": None if target_ids is None else [int(i) for i in target_ids], "config_hash": _cfg_hash(cfg)}
 
 def determinism_checks(cfg:RunConfig, data:DataSplit,
-                       attr_cfg:Optional[RunConfig]=None, # the attribution run's config (default: `cfg`)
+                       attr_cfg=None, # the attribution run's RunConfig or TrainResult (default: `cfg`)
                        drop_ids=None, # ids to weight 0 in check 4 (default: the first 1%)
                        workers:Sequence[int]=(0, 2), # num_workers compared in check 1
                        raise_on_fail:bool=True)->tuple: # (report, base TrainResult)
@@ -137,7 +137,7 @@ def determinism_checks(cfg:RunConfig, data:DataSplit,
         w = torch.ones(n); w[torch.as_tensor(drop)] = 0
         return train(c, data, weights=w, progress=False).batch_ids
     drop = list(range(max(1, n // 100))) if drop_ids is None else drop_ids
-    a = attr_cfg if attr_cfg is not None else cfg
+    a = getattr(attr_cfg, "config", attr_cfg) if attr_cfg is not None else cfg  # a RunConfig or the attribution TrainResult
     checks = {"loader_order": check_loader_order(data.train, bs, seed, epochs=min(2, cfg.train.epochs), workers=workers),
               "epoch_order": check_epoch_order(data.train, bs, seed, epochs=min(3, cfg.train.epochs)) if cfg.train.shuffle
                              else (True, "shuffle off"),
@@ -147,7 +147,7 @@ def determinism_checks(cfg:RunConfig, data:DataSplit,
               "config": check_config_consistency(_flat(a, n), _flat(cfg, n), keys=("batch_size", "epochs", "seed", "n_train", "config_hash"))}
     return verify_determinism(checks, raise_on_fail), runs[0]
 
-# %% ../nbs/08_lds.ipynb #af254d60
+# %% ../nbs/08_lds.ipynb #cabad8b3
 def _outputs(model, data)->dict:
     r = eval_model(model, data.test)
     return {"losses": r["losses"].double(), "margins": r["margins"].double()}
@@ -230,7 +230,7 @@ def ground_truth(cfg:RunConfig, data:Optional[DataSplit], subsets:torch.Tensor, 
             "base_losses": bd["losses"][tid], "base_margins": bd["margins"][tid], "target_ids": tid,
             "checks": report, "seconds": time.time() - t0, "trained": len(todo)}
 
-# %% ../nbs/08_lds.ipynb #76d149db
+# %% ../nbs/08_lds.ipynb #2cca6370
 def predict_removal(scores, subsets, base_losses)->torch.Tensor:
     "`φ_k(1) + Σ_{i ∈ D_j} S[k, i]`: predicted target values `[m, K]` of the subset models."
     S = torch.as_tensor(scores).double().cpu(); D = torch.as_tensor(subsets).double().cpu()
@@ -264,7 +264,7 @@ def lds(scores, # [K, n] package-convention scores
     return {"mean": float(ok.mean()), "std": float(ok.std()), "ci_low": float(np.quantile(boots, a)),
             "ci_high": float(np.quantile(boots, 1 - a)), "per_target": torch.as_tensor(per), "n_targets": int(len(ok))}
 
-# %% ../nbs/08_lds.ipynb #ee16c8c5
+# %% ../nbs/08_lds.ipynb #99b454f1
 def random_scores(n_targets:int, n_train:int, seed:int=0)->torch.Tensor:
     "The random baseline: i.i.d. standard normal scores `[K, n]`."
     g = torch.Generator().manual_seed(derive_component_seed(seed, "lds_random_scores"))
@@ -320,7 +320,7 @@ def noise_floor(cfg:RunConfig, data:DataSplit, target_ids=None, example:int=0, e
     d = (l(w) - a).abs()
     return {"repeat_max": float((a - b).abs().max()), "perturb_max": float(d.max()), "perturb_mean": float(d.mean()), "eps": eps}
 
-# %% ../nbs/08_lds.ipynb #11249331
+# %% ../nbs/08_lds.ipynb #a3bb19e1
 def _as_method(v, target_ids, n):
     if isinstance(v, (str, os.PathLike)): v = load_scores(v)
     if isinstance(v, dict):
@@ -351,15 +351,22 @@ def evaluate(methods, # dict name -> scores [K, n] | score dict | score-file pat
              batched:bool=True, models_per_batch:int=64,
              n_boot:int=1000,
              floor:bool=True, # measure the ground truth's noise floor
+             measure:str="loss", # target value the scores predict: 'loss' or 'margin' (scores computed for that measure)
              attr_cfg:Optional[RunConfig]=None,
              progress:bool=True)->dict: # rows, markdown, gt, subsets, scores, floor
     "LDS of every method (and the random baseline) at every p on one shared ground truth: a table and plot data."
+    if measure not in ("loss", "margin"): raise ValueError(f"measure={measure!r} is not allowed; choose one of ['loss', 'margin']")
     data = data if data is not None else load_data(cfg.data, DTYPES[cfg.train.dtype])
     n, n_test = len(data.train), len(data.test)
     if isinstance(methods, (list, tuple)):
         methods = {(load_scores(p)["meta"].get("method") or Path(p).stem): p for p in methods}
     tid0 = torch.arange(n_test) if target_ids is None else torch.as_tensor(target_ids).long()
-    scores = {k: _as_method(v, tid0, n) for k, v in methods.items()}
+    scores = {}
+    for k, v in methods.items():
+        meta = load_scores(v)["meta"] if isinstance(v, (str, os.PathLike)) else (v.get("meta", {}) if isinstance(v, dict) else {})
+        if meta.get("config_hash") not in (None, _cfg_hash(cfg), cfg.config_hash()):
+            raise ValueError(f"method {k!r}: its scores were computed for config {meta['config_hash']}, not this run's {_cfg_hash(cfg)}")
+        scores[k] = _as_method(v, tid0, n)
     if "random" not in scores: scores["random"] = (random_scores(len(tid0), n, seed), tid0)
     for k, (S, tg) in scores.items():
         if tg.min() < 0 or tg.max() >= n_test: raise ValueError(f"method {k!r}: target ids must be test ids in [0, {n_test})")
@@ -371,23 +378,24 @@ def evaluate(methods, # dict name -> scores [K, n] | score dict | score-file pat
         gt = ground_truth(cfg, data, sub, out/f"gt_p{p}", batched=batched, models_per_batch=models_per_batch,
                           progress=progress, checks=(i == 0), attr_cfg=attr_cfg)
         gts[p], subs[p] = gt, sub
-        spread = float(gt["losses"].std(0).median())
+        Y, Y0 = (gt["losses"], gt["base_losses"]) if measure == "loss" else (gt["margins"], gt["base_margins"])
+        spread = float(Y.std(0).median())
         for k, (S, tg) in scores.items():
-            r = lds(S, sub, gt["losses"][:, tg], gt["base_losses"][tg], n_boot=n_boot, seed=seed)
+            r = lds(S, sub, Y[:, tg], Y0[tg], n_boot=n_boot, seed=seed)
             row = {"method": k, "p": p, "lds": r["mean"], "std": r["std"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                   "n_targets": r["n_targets"], "m": m, "gt_spread": spread}
+                   "n_targets": r["n_targets"], "m": m, "measure": measure, "gt_spread": spread}
             if fl: row.update(floor_repeat=fl["repeat_max"], floor_1e6=fl["perturb_max"])
             rows.append(row)
     names = list(scores)
     md = ["| method | " + " | ".join(f"p={p}" for p in ps) + " |", "|---|" + "---|" * len(ps)]
     for k in names: md.append(f"| {k} | " + " | ".join(_fmt(next(r for r in rows if r["method"] == k and r["p"] == p)) for p in ps) + " |")
-    md.append("| *gt spread (median std of target loss over subsets)* | " + " | ".join(
+    md.append(f"| *gt spread (median std of target {measure} over subsets)* | " + " | ".join(
         f"{next(r for r in rows if r['p'] == p)['gt_spread']:.2e}" for p in ps) + " |")
     if fl: md.append(f"\nNoise floor: retraining the same weights twice changes target losses by at most {fl['repeat_max']:.1e}; "
                      f"changing one example's weight by {fl['eps']:g} moves them by at most {fl['perturb_max']:.1e} (mean {fl['perturb_mean']:.1e}).")
     return {"rows": rows, "markdown": "\n".join(md), "gt": gts, "subsets": subs, "scores": scores, "floor": fl}
 
-# %% ../nbs/08_lds.ipynb #b2d6b366
+# %% ../nbs/08_lds.ipynb #5292325f
 def plot_lds_vs_p(rows:list, ax=None, title:str="LDS vs fraction dropped"):
     "LDS (with its bootstrap CI) against p, one line per method."
     import matplotlib.pyplot as plt
