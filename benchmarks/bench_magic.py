@@ -39,24 +39,37 @@ def ratios(cfg, data, reps, K64=64, perex=True, label="", reps64=None):
     return dict(T=res.n_steps, params=n_params(res.model), train=med(tr), magic1=med(m1), magic64=med(m64), magic1_kept=a1,
                 perex1=med(p1) if p1 else None, perex64=med(p64) if p64 else None, K64=K64)
 
+def rss_mb():
+    "Current resident set size (MB), from /proc (Linux)."
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+class PeakRSS:
+    "Sample the current RSS every 2 ms in a thread; `.peak` is the maximum seen (ru_maxrss is a lifetime peak, useless here)."
+    def __enter__(self):
+        import threading
+        self.peak, self.stop = rss_mb(), False
+        def loop():
+            while not self.stop: self.peak = max(self.peak, rss_mb()); time.sleep(0.002)
+        self.th = threading.Thread(target=loop, daemon=True); self.th.start(); return self
+    def __exit__(self, *a): self.stop = True; self.th.join()
+
 def strategy_child(strategy, k):
     "Run in a subprocess: peak RSS growth of one strategy at T = 1000 (digits MLP, batch 30, 20 epochs)."
     cfg = RunConfig(train=TrainConfig(batch_size=30, checkpoints="none"))
     data = load_data(cfg.data, torch.float64)
     res = train(cfg, data, progress=False)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
+    import gc, tempfile
+    gc.collect(); base = rss_mb()
+    with tempfile.TemporaryDirectory() as tmp, PeakRSS() as pk:
         t, (S, info) = timed(lambda: magic_scores(res, data, [0], strategy=strategy, k=k, state_dir=tmp, progress=False, return_info=True))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     state_mb = sum(v.numel() * v.element_size() for v in list(res.state.params.values()) + list(res.state.bufs.values())) / 2**20
     print(json.dumps(dict(T=res.n_steps, seconds=t, peak_states=info["peak_states"], forward_steps=info["forward_steps"],
-                          state_mb=state_mb, rss_growth_mb=(peak - base) / 1024, train_s=res.seconds, checksum=float(S.sum()))))
+                          state_mb=state_mb, rss_growth_mb=pk.peak - base, train_s=res.seconds, checksum=float(S.sum()))))
 
 def main(quick=False):
     lines = ["# MAGIC benchmark", "", f"torch {torch.__version__}, 1 CPU thread, float64 unless noted; machine shared with other jobs "
              "(medians of repeats; train and MAGIC measured in the same run).", ""]
-    reps = 2 if quick else 3
+    reps = 2 if quick else 5
     cfg = RunConfig(train=TrainConfig(checkpoints="none")); data = load_data(cfg.data, torch.float64)
     print("default recipe", flush=True)
     d = ratios(cfg, data, reps, label="digits")
