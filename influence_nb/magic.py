@@ -7,7 +7,7 @@ __all__ = ['log', 'STRATEGIES', 'MEASURES', 'VJP_MODES', 'Replayer', 'MemoryStat
            'tree_picture', 'make_states', 'bn_running_names', 'reverse_step', 'reverse_step_perexample',
            'target_values', 'target_gradients', 'check_exactness', 'magic_scores', 'smoothness_probe']
 
-# %% ../nbs/04_magic.ipynb #9f2499e8
+# %% ../nbs/04_magic.ipynb #f2395e44
 import logging, math, os, time, warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -21,7 +21,7 @@ from .data import DataSplit, get_batch
 from .train import (DTYPES, RunConfig, TrainResult, TrainState, load_state, make_augment, prepare_batch,
                                  save_state, sgd_update, train, train_step)
 
-# %% ../nbs/04_magic.ipynb #a34e33ae
+# %% ../nbs/04_magic.ipynb #38355a64
 log = logging.getLogger(__name__)
 STRATEGIES = ("memory", "disk", "tree")
 MEASURES = ("loss", "margin")
@@ -62,7 +62,7 @@ class Replayer:
         for t in range(t0, t1): state = self.step(state, t)
         return state
 
-# %% ../nbs/04_magic.ipynb #9935099b
+# %% ../nbs/04_magic.ipynb #61047a06
 def _check_replay(final:TrainState, res:TrainResult, what:str):
     "Warn when a replayed final state differs from the recorded one (non-determinism: MAGIC's answer is then off)."
     num = sum(((final.params[k] - res.state.params[k]) ** 2).sum() for k in final.params).sqrt()
@@ -123,7 +123,7 @@ class DiskStates:
             yield t, st
             if not self.keep: self.path(t).unlink(missing_ok=True)
 
-# %% ../nbs/04_magic.ipynb #910a3531
+# %% ../nbs/04_magic.ipynb #1a8510d5
 def tree_bounds(a:int, b:int, k:int)->list:
     "Split `[a, b)` into `min(k, b-a)` nearly equal intervals; their boundaries."
     m = min(k, b - a)
@@ -169,7 +169,7 @@ def make_states(strategy:str, rp:Replayer, k:Union[int, str]=2, state_dir=None):
     if strategy == "disk": return DiskStates(rp, state_dir)
     return TreeStates(rp, k)
 
-# %% ../nbs/04_magic.ipynb #5b9fc064
+# %% ../nbs/04_magic.ipynb #1f8dc67f
 def bn_running_names(model:torch.nn.Module)->list:
     "Names of the BatchNorm running-statistics buffers (`….running_mean`, `….running_var`) that train mode updates."
     return [f"{n}.{s}" for n, m in model.named_modules()
@@ -233,7 +233,7 @@ def reverse_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tenso
     if not rn: return th, bb, gr[-1]
     return th, bb, gr[-1], dict(zip(rn, gr[P + nb:P + nb + len(rn)]))
 
-# %% ../nbs/04_magic.ipynb #9609537f
+# %% ../nbs/04_magic.ipynb #24fd1ca2
 def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, optim,
                             theta_bar:dict, buf_bar:dict, consts:Optional[dict]=None)->tuple:
     """`reverse_step` factored: (1) a batched VJP through the optimizer update (clipping, weight decay, momentum) gives
@@ -265,7 +265,7 @@ def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:
     wbar = sum(gbar[i].reshape(gbar[i].shape[0], -1) @ J[k].reshape(B, -1).T for i, k in enumerate(names)) / B
     return th, bb, wbar
 
-# %% ../nbs/04_magic.ipynb #f78726c9
+# %% ../nbs/04_magic.ipynb #4c60f980
 def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_ids=None,
                   measure:Union[str, Callable]="loss")->torch.Tensor:
     """The measured quantities `φ [K]` of the model with `tensors` (params + buffers), in eval mode, differentiable.
@@ -287,7 +287,7 @@ def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_id
         corr = out.gather(1, y[:, None]).squeeze(1)
         return out.scatter(1, y[:, None], float("-inf")).max(1).values - corr
 
-# %% ../nbs/04_magic.ipynb #6f276be1
+# %% ../nbs/04_magic.ipynb #b74460a0
 class _BNEval:
     """Forward hooks that recompute eval-mode BatchNorm outputs from running statistics `stats` (name -> tensor) that
     require grad (`F.batch_norm` refuses those), so that targets are differentiable w.r.t. the running statistics."""
@@ -319,7 +319,7 @@ def target_gradients(res:TrainResult, data:DataSplit, target_ids=None, measure="
     bar = {k: torch.stack([g[i] if g[i] is not None else torch.zeros_like(leaves[i]) for g in gs]) for i, k in enumerate(names)}
     return phi.detach(), {k: bar[k] for k in p}, {k: bar[k] for k in rb}
 
-# %% ../nbs/04_magic.ipynb #03eb46de
+# %% ../nbs/04_magic.ipynb #eb9aaadf
 def check_exactness(res:TrainResult)->list:
     "Warn about what makes MAGIC's replay differ from training (dropout, low precision, non-deterministic kernels); returns the messages."
     m, msgs = res.model, []
@@ -338,7 +338,7 @@ def check_exactness(res:TrainResult)->list:
     if _has_bn(m): log.info("BatchNorm: running statistics are buffers, replayed but not differentiated (see the notebook)")
     return msgs
 
-# %% ../nbs/04_magic.ipynb #d8a3a02f
+# %% ../nbs/04_magic.ipynb #fcb8462c
 def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.train`
                  data:DataSplit, # the data it was trained on
                  target_ids=None, # ids into data.test (ignored by a callable measure)
@@ -378,7 +378,7 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
     return S, dict(phi=phi.cpu(), seconds=time.time() - t0, forward_steps=rp.n_forward, reverse_steps=rp.T,
                    peak_states=provider.peak_states, replay_error=provider.replay_error, strategy=strategy, K=K)
 
-# %% ../nbs/04_magic.ipynb #f898a1ce
+# %% ../nbs/04_magic.ipynb #e099d2ff
 def smoothness_probe(cfg:RunConfig, data:Optional[DataSplit]=None, h:float=0.01, seed:int=0, progress:bool=True)->dict:
     """Train at `w = 1`, `1 + h v`, `1 + 2h v` (`v` a seeded random ±1 direction) and compare the two consecutive
     parameter changes `Δ₁, Δ₂`: movement-weighted sign agreement and cosine near 1 mean training is locally linear in
