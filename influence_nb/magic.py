@@ -7,7 +7,7 @@ __all__ = ['log', 'STRATEGIES', 'MEASURES', 'VJP_MODES', 'Replayer', 'MemoryStat
            'tree_picture', 'make_states', 'bn_running_names', 'reverse_step', 'reverse_step_perexample',
            'target_values', 'target_gradients', 'check_exactness', 'magic_scores', 'smoothness_probe']
 
-# %% ../nbs/04_magic.ipynb #f2395e44
+# %% ../nbs/04_magic.ipynb #6815209f
 import logging, math, os, time, warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -21,7 +21,7 @@ from .data import DataSplit, get_batch
 from .train import (DTYPES, RunConfig, TrainResult, TrainState, load_state, make_augment, prepare_batch,
                                  save_state, sgd_update, train, train_step)
 
-# %% ../nbs/04_magic.ipynb #38355a64
+# %% ../nbs/04_magic.ipynb #5f015153
 log = logging.getLogger(__name__)
 STRATEGIES = ("memory", "disk", "tree")
 MEASURES = ("loss", "margin")
@@ -62,7 +62,7 @@ class Replayer:
         for t in range(t0, t1): state = self.step(state, t)
         return state
 
-# %% ../nbs/04_magic.ipynb #61047a06
+# %% ../nbs/04_magic.ipynb #5e1b608f
 def _check_replay(final:TrainState, res:TrainResult, what:str):
     "Warn when a replayed final state differs from the recorded one (non-determinism: MAGIC's answer is then off)."
     num = sum(((final.params[k] - res.state.params[k]) ** 2).sum() for k in final.params).sqrt()
@@ -90,27 +90,39 @@ class MemoryStates:
         for t in reversed(range(self.rp.T)): yield t, states.pop()
 
 class DiskStates:
-    "Write every state to `state_dir` (atomic writes) during one forward replay, read them back in reverse (1 state held)."
-    def __init__(self, rp:Replayer, state_dir, keep:bool=False):
-        if state_dir is None: raise ValueError("strategy='disk' needs state_dir (a folder for the per-step state files)")
-        self.rp, self.dir, self.keep, self.peak_states, self.replay_error = rp, Path(state_dir), keep, 0, None
+    """Stream states from disk, one held in memory. If training already wrote every step (`train.checkpoints='all'` with
+    a `checkpoint_dir`), its files are read in reverse and nothing is replayed; otherwise one forward replay writes
+    each `s_t` to `state_dir` (atomic writes), removed again after use unless `keep`."""
+    def __init__(self, rp:Replayer, state_dir=None, keep:bool=False):
+        ck = rp.res.checkpoints
+        self.trained = [c.get("path") for c in ck] if len(ck) == rp.T and all("path" in c and c["step"] == t + 1 for t, c in enumerate(ck)) else None
+        if state_dir is None and self.trained is None:
+            raise ValueError("strategy='disk' needs state_dir (a folder for the per-step state files), or a run trained with "
+                             "train.checkpoints='all' and a checkpoint_dir")
+        self.rp, self.dir, self.keep, self.peak_states, self.replay_error = rp, (Path(state_dir) if state_dir else None), keep, 0, None
         self.tag = rp.res.config.config_hash()
-    def path(self, t:int)->Path: return self.dir/f"magic_state_{t:07d}.pt"
+    def path(self, t:int)->Path:
+        if self.trained is not None: return Path(self.trained[t - 1])  # the trainer's file after step t-1 holds s_t
+        return self.dir/f"magic_state_{t:07d}.pt"
     def write(self):
-        "Replay training from `res.init`, saving `s_t` before each step `t`."
+        "Replay training from `res.init`, saving `s_t` before each step `t` (not needed when training wrote every step)."
+        if self.trained is not None: return
         self.dir.mkdir(parents=True, exist_ok=True); st = self.rp.res.init.clone()
         for t in range(self.rp.T):
             save_state(st, self.path(t), run=self.tag, ids=self.rp.res.batch_ids[t].tolist()); st = self.rp.step(st, t)
         self.replay_error = _check_replay(st, self.rp.res, "disk replay")
     def read(self, t:int)->TrainState:
         "Load and validate `s_t` (missing, corrupt, wrong step, wrong run or wrong shapes: a clear error)."
+        if t == 0 and self.trained is not None: return self.rp.res.init
         p = self.path(t)
         if not p.exists(): raise FileNotFoundError(f"MAGIC disk strategy: state file for step {t} is missing: {p}")
         st, meta = load_state(p, map_location=self.rp.device)  # ValueError on corrupt files
         ref = self.rp.res.init
         if st.step != t: raise ValueError(f"MAGIC disk strategy: {p} holds step {st.step}, expected step {t}")
-        if meta.get("run") != self.tag: raise ValueError(f"MAGIC disk strategy: {p} belongs to another run (config {meta.get('run')}, expected {self.tag})")
-        if meta.get("ids") != self.rp.res.batch_ids[t].tolist(): raise ValueError(f"MAGIC disk strategy: {p} has other batch ids than step {t} of this run")
+        if self.trained is None:
+            if meta.get("run") != self.tag: raise ValueError(f"MAGIC disk strategy: {p} belongs to another run (config {meta.get('run')}, expected {self.tag})")
+            if meta.get("ids") != self.rp.res.batch_ids[t].tolist(): raise ValueError(f"MAGIC disk strategy: {p} has other batch ids than step {t} of this run")
+        elif meta.get("lr") != self.rp.res.lrs[t - 1]: raise ValueError(f"MAGIC disk strategy: {p} was written with lr {meta.get('lr')}, this run's step {t - 1} used {self.rp.res.lrs[t - 1]}")
         for name, d in (("params", st.params), ("bufs", st.bufs)):
             ok = set(d) == set(getattr(ref, name)) and all(d[k].shape == getattr(ref, name)[k].shape for k in d)
             if not ok: raise ValueError(f"MAGIC disk strategy: {p} has {name} of other names/shapes than the model")
@@ -118,12 +130,13 @@ class DiskStates:
     def reverse(self):
         "Yield `(t, s_t)` for `t = T-1 … 0`, reading each file just before its step."
         self.write(); self.peak_states = 1
+        if self.trained is not None: self.replay_error = 0.0
         for t in reversed(range(self.rp.T)):
             st = self.read(t)
             yield t, st
-            if not self.keep: self.path(t).unlink(missing_ok=True)
+            if not self.keep and self.trained is None: self.path(t).unlink(missing_ok=True)
 
-# %% ../nbs/04_magic.ipynb #1a8510d5
+# %% ../nbs/04_magic.ipynb #a1c475d8
 def tree_bounds(a:int, b:int, k:int)->list:
     "Split `[a, b)` into `min(k, b-a)` nearly equal intervals; their boundaries."
     m = min(k, b - a)
@@ -169,7 +182,7 @@ def make_states(strategy:str, rp:Replayer, k:Union[int, str]=2, state_dir=None):
     if strategy == "disk": return DiskStates(rp, state_dir)
     return TreeStates(rp, k)
 
-# %% ../nbs/04_magic.ipynb #1f8dc67f
+# %% ../nbs/04_magic.ipynb #e104e7a8
 def bn_running_names(model:torch.nn.Module)->list:
     "Names of the BatchNorm running-statistics buffers (`….running_mean`, `….running_var`) that train mode updates."
     return [f"{n}.{s}" for n, m in model.named_modules()
@@ -233,7 +246,7 @@ def reverse_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tenso
     if not rn: return th, bb, gr[-1]
     return th, bb, gr[-1], dict(zip(rn, gr[P + nb:P + nb + len(rn)]))
 
-# %% ../nbs/04_magic.ipynb #24fd1ca2
+# %% ../nbs/04_magic.ipynb #d1274eb7
 def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, optim,
                             theta_bar:dict, buf_bar:dict, consts:Optional[dict]=None)->tuple:
     """`reverse_step` factored: (1) a batched VJP through the optimizer update (clipping, weight decay, momentum) gives
@@ -265,7 +278,7 @@ def reverse_step_perexample(model:torch.nn.Module, state:TrainState, batch, w_b:
     wbar = sum(gbar[i].reshape(gbar[i].shape[0], -1) @ J[k].reshape(B, -1).T for i, k in enumerate(names)) / B
     return th, bb, wbar
 
-# %% ../nbs/04_magic.ipynb #4c60f980
+# %% ../nbs/04_magic.ipynb #60b097e4
 def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_ids=None,
                   measure:Union[str, Callable]="loss")->torch.Tensor:
     """The measured quantities `φ [K]` of the model with `tensors` (params + buffers), in eval mode, differentiable.
@@ -287,7 +300,7 @@ def target_values(model:torch.nn.Module, tensors:dict, data:DataSplit, target_id
         corr = out.gather(1, y[:, None]).squeeze(1)
         return out.scatter(1, y[:, None], float("-inf")).max(1).values - corr
 
-# %% ../nbs/04_magic.ipynb #b74460a0
+# %% ../nbs/04_magic.ipynb #957be975
 class _BNEval:
     """Forward hooks that recompute eval-mode BatchNorm outputs from running statistics `stats` (name -> tensor) that
     require grad (`F.batch_norm` refuses those), so that targets are differentiable w.r.t. the running statistics."""
@@ -319,7 +332,7 @@ def target_gradients(res:TrainResult, data:DataSplit, target_ids=None, measure="
     bar = {k: torch.stack([g[i] if g[i] is not None else torch.zeros_like(leaves[i]) for g in gs]) for i, k in enumerate(names)}
     return phi.detach(), {k: bar[k] for k in p}, {k: bar[k] for k in rb}
 
-# %% ../nbs/04_magic.ipynb #eb9aaadf
+# %% ../nbs/04_magic.ipynb #5927ae87
 def check_exactness(res:TrainResult)->list:
     "Warn about what makes MAGIC's replay differ from training (dropout, low precision, non-deterministic kernels); returns the messages."
     m, msgs = res.model, []
@@ -338,7 +351,7 @@ def check_exactness(res:TrainResult)->list:
     if _has_bn(m): log.info("BatchNorm: running statistics are buffers, replayed but not differentiated (see the notebook)")
     return msgs
 
-# %% ../nbs/04_magic.ipynb #fcb8462c
+# %% ../nbs/04_magic.ipynb #b14975ac
 def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.train`
                  data:DataSplit, # the data it was trained on
                  target_ids=None, # ids into data.test (ignored by a callable measure)
@@ -378,7 +391,7 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
     return S, dict(phi=phi.cpu(), seconds=time.time() - t0, forward_steps=rp.n_forward, reverse_steps=rp.T,
                    peak_states=provider.peak_states, replay_error=provider.replay_error, strategy=strategy, K=K)
 
-# %% ../nbs/04_magic.ipynb #e099d2ff
+# %% ../nbs/04_magic.ipynb #fa725e04
 def smoothness_probe(cfg:RunConfig, data:Optional[DataSplit]=None, h:float=0.01, seed:int=0, progress:bool=True)->dict:
     """Train at `w = 1`, `1 + h v`, `1 + 2h v` (`v` a seeded random ±1 direction) and compare the two consecutive
     parameter changes `Δ₁, Δ₂`: movement-weighted sign agreement and cosine near 1 mean training is locally linear in
