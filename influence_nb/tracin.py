@@ -7,7 +7,7 @@ __all__ = ['log', 'METHODS', 'TARGETS', 'MODES', 'resolve_checkpoints', 'resolve
            'tracin_topk', 'predictions', 'write_topk_csv', 'topk_frequency', 'cross_analysis', 'misprediction_report',
            'plot_topk_grid']
 
-# %% ../nbs/05_tracin.ipynb #fa4ad2b9
+# %% ../nbs/05_tracin.ipynb #8d92194b
 import csv, logging, math, os, tempfile
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .data import DataSplit, get_batch
 from .train import TrainResult, TrainState, evaluate, load_state, prepare_batch
 
-# %% ../nbs/05_tracin.ipynb #62a7bf76
+# %% ../nbs/05_tracin.ipynb #da1055c4
 log = logging.getLogger(__name__)
 METHODS = ("auto", "ghost", "materialized", "project")
 TARGETS = ("loss", "margin")
@@ -81,7 +81,7 @@ def _measure(model, tensors:dict, batch, target:str="loss")->torch.Tensor:
     corr = out.gather(1, y[:, None]).squeeze(1)
     return out.scatter(1, y[:, None], float("-inf")).max(1).values - corr
 
-# %% ../nbs/05_tracin.ipynb #46daf4b5
+# %% ../nbs/05_tracin.ipynb #ad79b97c
 def _hook_plan(model:nn.Module, names:Sequence[str]):
     "`[(module_name, module, weight?, bias?)]` when every selected parameter belongs to a supported Linear/Conv2d, else None."
     mods, plan = dict(model.named_modules()), {}
@@ -142,7 +142,7 @@ def _vmap_features(model, tensors, sel, batch, target)->list:
     B = len(next(iter(g.values())))
     return [("flat", torch.cat([g[k].reshape(B, -1) for k in sel], 1))]
 
-# %% ../nbs/05_tracin.ipynb #484642b4
+# %% ../nbs/05_tracin.ipynb #eb5842ea
 def _dot(ftr:list, fte:list)->torch.Tensor:
     "`[K, B]` gradient dot products between targets (fte) and a training block (ftr), summed over features."
     S = None
@@ -178,7 +178,7 @@ def _cat_feats(fs:list)->list:
     "Concatenate feature lists of several blocks along the example axis."
     return [(f0[0],) + tuple(torch.cat([f[j][i] for f in fs], 0) for i in range(1, len(f0))) for j, f0 in enumerate(fs[0])]
 
-# %% ../nbs/05_tracin.ipynb #c4374779
+# %% ../nbs/05_tracin.ipynb #68cc727d
 class _Projector:
     def __init__(self, d:int, seed:int=0): self.d, self.seed, self.R = d, seed, None
     def __call__(self, G:torch.Tensor)->torch.Tensor:
@@ -187,7 +187,7 @@ class _Projector:
             self.R = (torch.randn(G.shape[1], self.d, generator=g, dtype=torch.float64) / math.sqrt(self.d)).to(G.device, G.dtype)
         return G @ self.R
 
-# %% ../nbs/05_tracin.ipynb #3af6c537
+# %% ../nbs/05_tracin.ipynb #78b948c9
 class _Scorer:
     def __init__(self, res:TrainResult, data:DataSplit, layers=None, method:str="auto", proj_dim:Optional[int]=None,
                  batch_size:int=256, checkpoints=None, target:str="loss", mode:str="eval", lr_key:str="lr_mean",
@@ -267,7 +267,7 @@ class _Scorer:
             out.append(sum(lr * _sqnorm(self.features(c, ids)).double() for c, lr in enumerate(self.lrs)).cpu())
         return torch.cat(out)
 
-# %% ../nbs/05_tracin.ipynb #eaababcc
+# %% ../nbs/05_tracin.ipynb #93f61726
 def tracin_scores(res:TrainResult, data:DataSplit, target_ids, # ids into data.test
                   layers=None, # None = all trainable params, 'last', or module/param names
                   method:str="auto", # 'auto' | 'ghost' | 'materialized' | 'project'
@@ -290,7 +290,7 @@ def self_influence(res:TrainResult, data:DataSplit, layers=None, method:str="aut
     sc = _Scorer(res, data, layers, method, proj_dim, batch_size, checkpoints, "loss", mode, lr_key, seed, progress)
     return sc.self_influence(train_ids)
 
-# %% ../nbs/05_tracin.ipynb #27facf4a
+# %% ../nbs/05_tracin.ipynb #eaefff95
 def _merge_topk(vals, idx, S, ids, k):
     v = torch.cat([vals, S], 1); i = torch.cat([idx, ids.to(S.device).expand(S.shape[0], -1)], 1)
     top = v.topk(min(k, v.shape[1]), dim=1)
@@ -313,7 +313,7 @@ def tracin_topk(res:TrainResult, data:DataSplit, target_ids, k:int=10, # example
     prop, opp = (pv.cpu(), pi.cpu()), (-ov.cpu(), oi.cpu())
     return prop if which == "proponents" else opp if which == "opponents" else (prop, opp)
 
-# %% ../nbs/05_tracin.ipynb #ea255481
+# %% ../nbs/05_tracin.ipynb #911b6eee
 def _labels(ds)->torch.Tensor:
     if hasattr(ds, "y"): return torch.as_tensor(ds.y).cpu()
     if hasattr(ds, "targets"): return torch.as_tensor(ds.targets)
@@ -354,7 +354,7 @@ def write_topk_csv(path, target_ids, values:torch.Tensor, indices:torch.Tensor, 
     header = ["kind", "test_id", "rank", "train_id", "score", "test_label", "train_label"] + (["test_pred", "train_pred"] if preds is not None else [])
     return _atomic_csv(path, header, rows)
 
-# %% ../nbs/05_tracin.ipynb #b562a984
+# %% ../nbs/05_tracin.ipynb #bfa59e7f
 def topk_frequency(indices:torch.Tensor, n_train:int)->torch.Tensor:
     "How many targets' top-K lists each training example appears in `[n_train]`."
     return torch.bincount(indices.reshape(-1).cpu(), minlength=n_train)
