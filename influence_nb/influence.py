@@ -7,7 +7,7 @@ __all__ = ['log', 'SOLVERS', 'MODES', 'MEASURES', 'Objective', 'per_example_grad
            'cg_solve', 'LissaDiverged', 'extreme_eigs', 'lissa', 'Solver', 'make_solver', 's_test', 'GradCache',
            'if_scores', 'if_self_influence', 'to_pif_convention', 'write_test_outputs', 'if_all_tests']
 
-# %% ../nbs/06_influence.ipynb #f4054447
+# %% ../nbs/06_influence.ipynb #52223b0e
 import json, logging, math, os, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .data import DataSplit
 from .train import TrainResult, atomic_torch_save, example_losses, prepare_batch
 
-# %% ../nbs/06_influence.ipynb #c6202771
+# %% ../nbs/06_influence.ipynb #2381cb37
 log = logging.getLogger(__name__)
 SOLVERS, MODES, MEASURES = ("exact", "cg", "lissa"), ("per_test", "grads_first"), ("loss", "margin")
 
@@ -71,7 +71,7 @@ class _eval_mode:
     def __enter__(self): self.was = self.model.training; self.model.eval()
     def __exit__(self, *a): self.model.train(self.was)
 
-# %% ../nbs/06_influence.ipynb #542fde37
+# %% ../nbs/06_influence.ipynb #4f25d01d
 def _pe_grads(obj:Objective, batch, fn):
     f = lambda th, b1: fn(th, _unsq(b1)).sum()
     try: return vmap(grad(f), in_dims=(None, 0))(obj.theta, batch)
@@ -94,7 +94,7 @@ def per_example_grads(obj:Objective, ids, train:bool=True, # train-set (losses) 
             out.append(_pe_grads(obj, obj.batch(ids[s:s + chunk], train), fn).detach())
     return torch.cat(out) if out else torch.zeros(0, obj.P, dtype=obj.dtype, device=obj.device)
 
-# %% ../nbs/06_influence.ipynb #850768b3
+# %% ../nbs/06_influence.ipynb #4a6203ae
 def _hvp_sum(obj:Objective, batch, V:torch.Tensor)->torch.Tensor:
     "Σ_{i∈batch} ∇²ℓ_i V for the rows of V `[K, P]` (double backward; the K products share one graph)."
     with torch.enable_grad():
@@ -117,7 +117,7 @@ def hvp(obj:Objective, V:torch.Tensor, ids=None, # training ids (default: all) �
     out = out / len(ids) + (obj.l2 + damping) * V
     return out[0] if one else out
 
-# %% ../nbs/06_influence.ipynb #745d526e
+# %% ../nbs/06_influence.ipynb #4e09a1cf
 def hessian_matrix(obj:Objective, max_params:int=20000, block:int=256, progress:bool=False)->torch.Tensor:
     "The full `[P, P]` Hessian of the training objective (L2 included), from batched HVPs."
     if obj.P > max_params:
@@ -151,7 +151,7 @@ class ExactSolver:
         "`(H + damping I)⁻¹ V` for rows of `V` `[K, P]`."
         return ((V @ self.evecs) / (self.evals + self.damping)) @ self.evecs.T
 
-# %% ../nbs/06_influence.ipynb #50f12557
+# %% ../nbs/06_influence.ipynb #dca66f23
 def cg_solve(A, B:torch.Tensor, tol:float=1e-10, max_iter:Optional[int]=None)->tuple:
     "Solve `A X = B` row-wise (`A` maps `[K, P] -> [K, P]`, symmetric positive definite): `(X, iterations)`."
     K, P = B.shape; max_iter = max_iter or 10 * P
@@ -172,7 +172,7 @@ def cg_solve(A, B:torch.Tensor, tol:float=1e-10, max_iter:Optional[int]=None)->t
     log.warning(f"CG stopped after max_iter={max_iter} with relative residual {(rs.sqrt() / bn).max().item():.2e} > tol={tol}")
     return X, max_iter
 
-# %% ../nbs/06_influence.ipynb #aca52203
+# %% ../nbs/06_influence.ipynb #16b635ed
 class LissaDiverged(FloatingPointError): pass
 
 def extreme_eigs(obj:Objective, damping:float=0.0, tol:float=1e-6)->tuple:
@@ -209,7 +209,7 @@ def lissa(obj:Objective, V:torch.Tensor, recursion_depth:int=1000, r:int=1, damp
     est = est / r
     return est[0] if one else est
 
-# %% ../nbs/06_influence.ipynb #a3eaf67e
+# %% ../nbs/06_influence.ipynb #94057adb
 class Solver:
     "A configured `(H + damping I)⁻¹` for one trained run: `solve(V)` for rows of `V` `[K, P]`."
     def __init__(self, obj:Objective, solver:str="exact", damping:Optional[float]=None, progress:bool=False, **opts):
@@ -248,7 +248,7 @@ def s_test(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", damp
     sv = make_solver(res, data, solver, damping, measure, progress, **solver_opts)
     return sv.solve(per_example_grads(sv.obj, target_ids, train=False))
 
-# %% ../nbs/06_influence.ipynb #565b0400
+# %% ../nbs/06_influence.ipynb #11f676c4
 class GradCache:
     "All training gradients, computed once: in memory, or as chunk files in `cache_dir` (reused when present)."
     def __init__(self, obj:Objective, train_ids=None, chunk:int=256, cache_dir=None, progress:bool=False):
@@ -308,7 +308,7 @@ def if_self_influence(res:TrainResult, data:DataSplit, solver:str="exact", dampi
         out.append(((sv.solve(G) * G).sum(1) / obj.n).double().cpu())
     return torch.cat(out)
 
-# %% ../nbs/06_influence.ipynb #b2d056a5
+# %% ../nbs/06_influence.ipynb #a3fba62e
 def to_pif_convention(scores:Optional[torch.Tensor]=None, # our S `[K, n]` (or `[n]`)
                       s_test:Optional[torch.Tensor]=None, # our s_test `[K, P]` (or `[P]`)
                       scale:float=1.0, # PIF's LiSSA `scale` (its s_test is not divided by it)
@@ -322,7 +322,7 @@ def to_pif_convention(scores:Optional[torch.Tensor]=None, # our S `[K, n]` (or `
     if s_test is not None: out["s_test"] = s_test * scale
     return out
 
-# %% ../nbs/06_influence.ipynb #c5d76a22
+# %% ../nbs/06_influence.ipynb #be7a2f90
 def _atomic_write(path, write):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp"); os.close(fd)
