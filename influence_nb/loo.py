@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['log', 'target_value', 'lbfgs_retrain', 'read_loo', 'loo_retrain', 'loo_compare', 'loo_plot', 'score_hist']
 
-# %% ../nbs/07_loo.ipynb #d95cb7c4
+# %% ../nbs/07_loo.ipynb #d015135c
 import copy, json, logging, os
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -19,7 +19,7 @@ from .data import DataSplit
 from .influence import Objective
 from .train import RunConfig, TrainResult, train, train_lbfgs
 
-# %% ../nbs/07_loo.ipynb #1709048c
+# %% ../nbs/07_loo.ipynb #8196ed7e
 log = logging.getLogger(__name__)
 
 def target_value(res:TrainResult, data:DataSplit, test_id:int, measure:str="loss")->float:
@@ -68,7 +68,7 @@ def loo_retrain(res_or_cfg:Union[TrainResult, RunConfig], data:DataSplit, test_i
         with open(out_jsonl, "a") as f: f.write(json.dumps({"id": i, "loss": done[i]}) + "\n"); f.flush(); os.fsync(f.fileno())
     return done
 
-# %% ../nbs/07_loo.ipynb #173ba3fe
+# %% ../nbs/07_loo.ipynb #8befb401
 def loo_compare(scores:torch.Tensor, # one target's scores `[n_train]`
                 loo:dict)->tuple: # `{id: loss}` from `loo_retrain`/`read_loo`
     "(ids, predicted, actual, pearson r) for the retrained ids."
