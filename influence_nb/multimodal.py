@@ -4,10 +4,11 @@
 
 # %% auto #0
 __all__ = ['NUMBER_WORDS', 'PROMPTS', 'SPECIALS', 'make_digits_multimodal', 'WordTokenizer', 'read_jsonl', 'MultimodalDataset',
-           'load_multimodal', 'Block', 'TinyMultimodalLM', 'build_multimodal', 'answer_accuracy']
+           'load_multimodal', 'Block', 'TinyMultimodalLM', 'build_multimodal', 'answer_accuracy',
+           'multimodal_helpful_harmful_figure']
 
 # %% ../nbs/11_multimodal.ipynb #c3e40c8b
-import json, logging, math, re
+import json, logging, math, re, textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -179,3 +180,43 @@ def answer_accuracy(model:TinyMultimodalLM, ds:MultimodalDataset)->float:
     first = (b["labels"] != -100).long().argmax(1)
     pred = lg[torch.arange(len(ds)), first].argmax(-1)
     return float((pred.cpu() == ds.answers).double().mean())
+
+# %% ../nbs/11_multimodal.ipynb #85e11173
+def _record_text(ds:MultimodalDataset, i:int, width:int=24)->str:
+    r = ds.records[int(i)]
+    return textwrap.fill(f"{r['prompt']} → {r['answer']}", width)
+
+def _show_record(ax, ds:MultimodalDataset, i:int):
+    "Draw record i's image (stored as pixel/127.5 − 1) on `ax`, or say it has none."
+    ax.set_xticks([]); ax.set_yticks([])
+    if int(ds.image_flags[i]) == 0: ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=8); return
+    x = ((ds.pixel_values[i].detach().double().cpu() + 1) / 2).clamp(0, 1)
+    ax.imshow(x[0] if x.shape[0] == 1 else x.permute(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+
+def multimodal_helpful_harmful_figure(data, scores, target_id:int, k:int=4, method:str=""):
+    "Test record `target_id` (image, prompt → answer) beside its `k` most helpful (top) and most harmful (bottom) training records with their scores."
+    import matplotlib.pyplot as plt
+    tr, te = data.train, data.test
+    if not all(hasattr(d, a) for d in (tr, te) for a in ("records", "pixel_values", "image_flags")):  # MultimodalDataset
+        raise TypeError(f"expected the DataSplit of data.name='multimodal' (got {getattr(data, 'name', type(data).__name__)!r})")
+    s = (scores.detach().cpu() if torch.is_tensor(scores) else torch.as_tensor(np.asarray(scores))).double()
+    if s.ndim == 2 and s.shape[0] == 1: s = s[0]
+    if s.shape != (len(tr),):
+        raise ValueError(f"scores has shape {tuple(s.shape)}, expected ({len(tr)},): one target's row of the [K, n_train] scores")
+    target_id = int(target_id)
+    if not 0 <= target_id < len(te): raise IndexError(f"target_id={target_id} is not a test id in [0, {len(te)})")
+    k = max(1, min(int(k), len(s)))
+    hv, hi = s.topk(k); lv, li = (-s).topk(k)
+    ans = te.records[target_id]["answer"]
+    fig = plt.figure(figsize=(1.9 * (k + 1) + 0.4, 5.4)); gs = fig.add_gridspec(2, k + 1)
+    ax = fig.add_subplot(gs[:, 0]); _show_record(ax, te, target_id)
+    ax.set_title(f"test #{target_id}\n{_record_text(te, target_id, 18)}", fontsize=9, fontweight="bold")
+    for row, (vals, ids, name) in enumerate(((hv, hi, "most helpful"), (-lv, li, "most harmful"))):
+        for j in range(k):
+            a = fig.add_subplot(gs[row, j + 1]); i = int(ids[j]); _show_record(a, tr, i)
+            a.set_title(f"#{i}  S={vals[j].item():+.2e}\n{_record_text(tr, i)}", fontsize=7,
+                        color="tab:green" if tr.records[i]["answer"] == ans else "tab:red")
+            if j == 0: a.set_ylabel(name, fontsize=9)
+    fig.suptitle(f"{method + ': ' if method else ''}test #{target_id} and its {k} most helpful (top) and most harmful (bottom) "
+                 "training records (green: same answer)", fontsize=9)
+    fig.tight_layout(); return fig
