@@ -5,9 +5,11 @@
 # %% auto #0
 __all__ = ['log', 'PRESETS', 'FLAG_FIELDS', 'METHODS', 'SUBCOMMANDS', 'COMMANDS', 'resolve_config', 'run_dir', 'save_run',
            'load_run', 'stage_train', 'read_ids', 'stage_exclude', 'choose_targets', 'save_scores', 'load_scores',
-           'stage_scores', 'build_parser', 'cmd_config', 'cmd_train', 'cmd_method', 'cmd_clean', 'main', 'console_main']
+           'stage_scores', 'build_parser', 'cmd_config', 'cmd_train', 'cmd_method', 'cmd_clean', 'main', 'console_main',
+           'stage_loo', 'stage_lds', 'stage_debug', 'stage_report', 'plt_subplots', 'cmd_loo', 'cmd_lds',
+           'cmd_evaluate', 'cmd_debug', 'cmd_report', 'cmd_run']
 
-# %% ../nbs/09_cli.ipynb #5a061581
+# %% ../nbs/09_cli.ipynb #909f3f35
 import argparse, errno, hashlib, json, logging, shutil, sys, time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -23,7 +25,7 @@ from .seeding import batch_schedule, derive_component_seed
 from .train import (DTYPES, OptimConfig, RunConfig, TrainConfig, TrainResult, TrainingDiverged, evaluate,
                                 init_state, load_state, load_state_into, lr_at, resolve_device, save_state, train)
 
-# %% ../nbs/09_cli.ipynb #069552f5
+# %% ../nbs/09_cli.ipynb #5796e50a
 log = logging.getLogger("influence_nb")
 
 PRESETS = {
@@ -41,7 +43,7 @@ PRESETS = {
                              "optim": {"lr": 0.01, "schedule": "cosine", "weight_decay": 1e-4, "momentum": 0.9},
                              "train": {"epochs": 5, "batch_size": 32, "dtype": "float32"}},
     "multimodal": {"data": {"name": "multimodal"}, "model": {"name": "multimodal"},
-                   "optim": {"lr": 0.05, "schedule": "cosine", "weight_decay": 1e-4},
+                   "optim": {"lr": 0.08, "schedule": "cosine", "weight_decay": 1e-4},
                    "train": {"epochs": 20, "batch_size": 50, "dtype": "float64"}},
 }
 
@@ -56,7 +58,7 @@ def _set_path(d:dict, key:str, value):
         raise ValueError(f"--set {key}: keys look like section.field with section one of data, model, optim, train")
     cur.setdefault(parts[0], {})[parts[1]] = value
 
-# %% ../nbs/09_cli.ipynb #3c8efe7c
+# %% ../nbs/09_cli.ipynb #8cd274bc
 FLAG_FIELDS = {"data_root": "data.root", "test_root": "data.test_root", "image_root": "data.image_root",
                "train_jsonl": "data.root", "test_jsonl": "data.test_root", "n_train": "data.n_train", "n_test": "data.n_test",
                "label_noise": "data.label_noise", "download": "data.download", "epochs": "train.epochs",
@@ -83,7 +85,7 @@ def resolve_config(preset:str="digits-mlp", config_file=None, flags:Optional[dic
     try: return RunConfig.from_dict(d)
     except TypeError as e: raise ValueError(f"bad config: {e}") from None
 
-# %% ../nbs/09_cli.ipynb #456dfcdf
+# %% ../nbs/09_cli.ipynb #741823cf
 def run_dir(cfg:RunConfig, out, preset:str="digits-mlp")->Path:
     "The output folder of a configuration: `out/<preset>-<config hash>`."
     return Path(out)/f"{preset}-{cfg.config_hash()}"
@@ -91,8 +93,12 @@ def run_dir(cfg:RunConfig, out, preset:str="digits-mlp")->Path:
 def _eval_arrays(model, data)->dict:
     ev = evaluate(model, data.test)
     labels = data.test.y if hasattr(data.test, "y") else torch.tensor([int(data.test[i][1]) for i in range(len(data.test))])
+    acc = ev["accuracy"]
+    if data.name == "multimodal":   # dict batches: accuracy is whether the generated answer is right
+        from influence_nb.multimodal import answer_accuracy
+        acc = answer_accuracy(model, data.test)
     return {"test_ids": np.arange(len(data.test)), "losses": ev["losses"].numpy(), "margins": ev["margins"].numpy(),
-            "preds": ev["preds"].numpy(), "labels": np.asarray(labels), "accuracy": np.float64(ev["accuracy"])}
+            "preds": ev["preds"].numpy(), "labels": np.asarray(labels), "accuracy": np.float64(acc)}
 
 def save_run(res:TrainResult, data, d:Path)->dict:
     "Write a training run to folder `d` (atomically, file by file; `meta.json` last marks it complete)."
@@ -103,7 +109,8 @@ def save_run(res:TrainResult, data, d:Path)->dict:
         cks.append({k: ck[k] for k in ("step", "epoch", "lr", "lr_mean")} | {"path": str(p.relative_to(d))})
     save_state(res.state, d/"state.pt", config_hash=h)
     ev = _eval_arrays(res.model, data); atomic_savez(d/"eval.npz", **ev)
-    meta = {"config_hash": h, "config": res.config.to_dict(), "n_steps": res.n_steps, "seconds": res.seconds,
+    atomic_write_json(d/"timing.json", {"seconds": res.seconds})   # kept apart: every other file is reproducible bit for bit
+    meta = {"config_hash": h, "config": res.config.to_dict(), "n_steps": res.n_steps,
             "test_accuracy": float(ev["accuracy"]), "checkpoints": cks, "final_loss": float(res.losses[-1]) if len(res.losses) else None}
     atomic_write_json(d/"meta.json", meta)
     return meta
@@ -124,9 +131,10 @@ def load_run(cfg:RunConfig, data, d:Path)->TrainResult:
         lrs = [lr_at(cfg.optim, t, len(sched)) for t in range(len(sched))]
     cks = [{**c, "path": str(d/c["path"])} for c in meta["checkpoints"]]
     return TrainResult(model, state, init, sched, lrs, torch.zeros(0), cks, consts, cfg,
-                       torch.ones(len(data.train), dtype=dtype, device=device), meta["seconds"])
+                       torch.ones(len(data.train), dtype=dtype, device=device),
+                       read_json(d/"timing.json")["seconds"] if (d/"timing.json").exists() else 0.0)
 
-# %% ../nbs/09_cli.ipynb #55c3e4ba
+# %% ../nbs/09_cli.ipynb #fdbfc8bf
 def stage_train(cfg:RunConfig, data, d:Path, force:bool=False, progress:bool=True)->TrainResult:
     "Train (or reuse the cached run in `d`)."
     if not force and (Path(d)/"train"/"meta.json").exists():
@@ -136,10 +144,10 @@ def stage_train(cfg:RunConfig, data, d:Path, force:bool=False, progress:bool=Tru
     log.info("train: %s, %d train / %d test examples", cfg.model.name, len(data.train), len(data.test))
     res = train(cfg, data, progress=progress)
     meta = save_run(res, data, d)
-    log.info("train: %d steps in %.1fs, test accuracy %.4f", meta["n_steps"], meta["seconds"], meta["test_accuracy"])
+    log.info("train: %d steps in %.1fs, test accuracy %.4f", meta["n_steps"], res.seconds, meta["test_accuracy"])
     return load_run(cfg, data, d) if cfg.train.checkpoints != "none" else res
 
-# %% ../nbs/09_cli.ipynb #1df46344
+# %% ../nbs/09_cli.ipynb #cd26f711
 def read_ids(path, n:int)->list:
     "Training ids from a text file (whitespace/comma separated; `#` comments), validated against `n`."
     p = Path(path)
@@ -162,7 +170,7 @@ def stage_exclude(cfg:RunConfig, data, d:Path, ids:Sequence[int], force:bool=Fal
     atomic_savez(out, **_eval_arrays(res.model, data))
     return out
 
-# %% ../nbs/09_cli.ipynb #83d4649f
+# %% ../nbs/09_cli.ipynb #53f563a2
 def choose_targets(n_test:int, n_targets:int, seed:int, ids:Optional[Sequence[int]]=None)->list:
     "Explicit target ids (validated) or a seeded random choice of `n_targets` test ids."
     if ids:
@@ -177,8 +185,9 @@ def save_scores(path, scores, target_ids, n_train:int, method:str, config_hash:s
     s = torch.as_tensor(scores).detach().cpu().double().numpy()
     if s.shape != (len(target_ids), n_train): raise ValueError(f"{method}: scores have shape {s.shape}, expected {(len(target_ids), n_train)}")
     if not np.isfinite(s).all(): raise FloatingPointError(f"{method}: scores contain NaN/Inf")
-    meta = {"method": method, "config_hash": config_hash, "options": options, "seconds": seconds,
+    meta = {"method": method, "config_hash": config_hash, "options": options,
             "convention": "score > 0: helpful (up-weighting the example lowers the target's loss); shape [n_targets, n_train]"}
+    atomic_write_json(Path(path).with_suffix(".timing.json"), {"seconds": seconds})
     atomic_savez(path, scores=s, train_ids=np.arange(n_train), target_ids=np.asarray(target_ids), meta=np.array(json.dumps(meta, sort_keys=True)))
 
 def load_scores(path, n_train:Optional[int]=None, config_hash:Optional[str]=None)->dict:
@@ -201,7 +210,7 @@ def _fresh(path, cfg_hash, options)->bool:
     except (ValueError, FileNotFoundError): return False
     return m.get("config_hash") == cfg_hash and m.get("options") == options
 
-# %% ../nbs/09_cli.ipynb #89c72aaf
+# %% ../nbs/09_cli.ipynb #baf727c0
 def _method_fn(method:str):
     if method == "magic":
         from influence_nb.magic import magic_scores
@@ -229,7 +238,7 @@ def stage_scores(method:str, res:TrainResult, data, d:Path, targets:Sequence[int
     log.info("%s: done in %.1fs -> %s", method, time.time() - t0, path)
     return path
 
-# %% ../nbs/09_cli.ipynb #64ff845a
+# %% ../nbs/09_cli.ipynb #69c39c54
 def _common(p:argparse.ArgumentParser):
     g = p.add_argument_group("configuration")
     g.add_argument("--preset", default="digits-mlp", help=f"named recipe: {', '.join(PRESETS)} (default: digits-mlp)")
@@ -254,6 +263,7 @@ def _common(p:argparse.ArgumentParser):
     o.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     o.add_argument("--log-file", help="also write the log to this file")
     o.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    o.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest on a busy machine)")
     t = p.add_argument_group("targets and methods")
     t.add_argument("--targets", help="comma-separated test ids (default: a seeded choice of --n-targets)")
     t.add_argument("--n-targets", type=int, default=16, help="number of seeded random test targets (default 16)")
@@ -262,6 +272,8 @@ def _common(p:argparse.ArgumentParser):
     t.add_argument("--measure", default="loss", choices=["loss", "margin"], help="what a target measures")
     t.add_argument("--solver", choices=["exact", "cg", "lissa"], help="influence-function solver (default: exact up to 20k parameters, else cg)")
     t.add_argument("--methods", default="magic,tracin,if", help="methods for run/lds/evaluate (default magic,tracin,if)")
+    t.add_argument("--loo-method", default="if", help="loo/run: method whose top-k |score| examples are retrained (default if)")
+    t.add_argument("--loo-targets", type=int, help="loo/run: retrain for the first N targets only (default: all for loo, 3 for run; 0 skips LOO in run)")
     t.add_argument("--lds-p", default="0.01,0.05,0.1,0.5", help="LDS drop fractions")
     t.add_argument("--lds-m", type=int, default=32, help="LDS subsets per drop fraction")
 
@@ -272,7 +284,7 @@ SUBCOMMANDS = {
     "if": "influence-function scores (exact Hessian, CG or LiSSA)", "loo": "leave-one-out retraining of the top-k examples per target",
     "lds": "LDS: retrain on random subsets and score every method's predictions", "evaluate": "the method × p LDS table",
     "debug": "data debugging: find flipped labels by self-influence", "report": "write the report (Markdown, PNG, HTML)",
-    "run": "everything in order: train, magic, tracin, if, lds, evaluate, debug, report",
+    "run": "everything in order: train, magic, tracin, if, loo (3 targets), lds + evaluate, debug, report",
     "clean": "remove the outputs of chosen stages"}
 
 def build_parser()->argparse.ArgumentParser:
@@ -287,15 +299,19 @@ def build_parser()->argparse.ArgumentParser:
         if name == "train":
             sp.add_argument("--exclude", metavar="IDS_FILE", help="text file of training ids to weight 0 (counterfactual retraining)")
             sp.add_argument("--eval-out", metavar="FILE", help="also copy the counterfactual eval.npz here")
-        if name == "loo": sp.add_argument("--loo-method", default="if", help="method whose top-k |score| examples are retrained (default if)")
+        if name in ("lds", "evaluate", "run"):
+            sp.add_argument("--scores", action="append", metavar="NPZ", help="also evaluate this score file (the scores/<method>.npz format; repeatable)")
         if name == "clean": sp.add_argument("--stages", default="all", help="comma-separated: train,scores,loo,lds,debug,report,counterfactual or all")
     return p
 
-# %% ../nbs/09_cli.ipynb #6d72ff95
+# %% ../nbs/09_cli.ipynb #0c1f4b78
 class _Ctx:
     "What the stages of one command share: config, data, run folder, options."
     def __init__(self, a):
         self.a = a
+        if getattr(a, "threads", None):
+            if a.threads < 1: raise ValueError(f"--threads {a.threads}: must be at least 1")
+            torch.set_num_threads(a.threads)
         flags = {k: getattr(a, k, None) for k in FLAG_FIELDS}
         self.cfg = resolve_config(a.preset, a.config_file, flags, a.sets)
         self.dir = run_dir(self.cfg, a.out, a.preset); self.progress = not a.no_progress
@@ -328,7 +344,7 @@ def _setup_logging(level:str, log_file:Optional[str]):
     if log_file:
         fh = logging.FileHandler(log_file); fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")); root.addHandler(fh)
 
-# %% ../nbs/09_cli.ipynb #bb81f4bf
+# %% ../nbs/09_cli.ipynb #bb2d266a
 def cmd_config(c:_Ctx):
     if c.a.json: print(c.cfg.to_json()); return
     print(f"preset: {c.a.preset}\nconfig hash: {c.cfg.config_hash()}\noutput folder: {c.dir}\nvalid: yes\n\n{c.cfg.summary()}")
@@ -353,7 +369,7 @@ def cmd_clean(c:_Ctx):
         p = c.dir/s
         if p.exists(): shutil.rmtree(p); print(f"removed {p}")
 
-# %% ../nbs/09_cli.ipynb #d6fa2b07
+# %% ../nbs/09_cli.ipynb #8b5cedbd
 COMMANDS = {"config": cmd_config, "train": cmd_train, "clean": cmd_clean,
             **{m: (lambda c, m=m: cmd_method(c, m)) for m in METHODS}}
 
@@ -376,3 +392,254 @@ def main(argv:Optional[Sequence[str]]=None)->int:
         print(f"influence-nb: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr); return 2
 
 def console_main(): sys.exit(main())
+
+# %% ../nbs/09_cli.ipynb #232296c6
+def _score_paths(d:Path, methods:Sequence[str])->dict:
+    return {m: Path(d)/"scores"/f"{m}.npz" for m in methods if (Path(d)/"scores"/f"{m}.npz").exists()}
+
+def stage_loo(c, method:str="if", n_targets:Optional[int]=None, force:bool=False)->Path:
+    "LOO retraining of each target's top-k training examples by |score| of `method`; one jsonl per target + `loo/summary.json`."
+    from influence_nb.loo import loo_retrain, loo_compare
+    res, data, d = c.res(), c.data, c.dir
+    if method not in METHODS: raise ValueError(f"--loo-method {method!r} is not allowed; choose one of {list(METHODS)}")
+    sp = stage_scores(method, res, data, d, c.targets(), c.options(method), False)
+    sc = load_scores(sp, len(data.train), c.cfg.config_hash()); rows = []
+    targets = sc["target_ids"].tolist()[:n_targets]
+    if force and (d/"loo").exists(): shutil.rmtree(d/"loo")
+    for k, t in enumerate(targets):
+        ids = np.argsort(-np.abs(sc["scores"][k]), kind="stable")[:c.a.top_k].tolist()
+        loo = loo_retrain(res, data, t, ids, d/"loo"/f"target_{t}.jsonl", progress=c.progress)
+        _, pred, act, r = loo_compare(torch.as_tensor(sc["scores"][k]), loo)
+        rows.append({"target": t, "pearson": float(r), "n": len(ids), "train_ids": ids,
+                     "predicted": [float(x) for x in pred], "actual": [float(x) for x in act]})
+        log.info("loo: target %d, %s vs LOO Pearson %.3f over %d examples", t, method, r, len(ids))
+    return atomic_write_json(d/"loo"/"summary.json", {"method": method, "config_hash": c.cfg.config_hash(), "rows": rows,
+                             "mean_pearson": float(np.nanmean([r["pearson"] for r in rows])) if rows else None})
+
+def _user_scores(c)->dict:
+    "Score files the user passed with --scores, checked against this run."
+    out = {}
+    for f in c.a.scores or []:
+        p = Path(f)
+        if not p.exists(): raise FileNotFoundError(f"--scores: file not found: {p}")
+        sc = load_scores(p, len(c.data.train))
+        h = sc["meta"].get("config_hash")
+        if h not in (None, "", c.cfg.config_hash()):
+            raise ValueError(f"--scores {p}: computed for config {h}, not this run's {c.cfg.config_hash()} (same recipe, same data?)")
+        bad = [int(t) for t in sc["target_ids"] if not 0 <= int(t) < len(c.data.test)]
+        if bad: raise ValueError(f"--scores {p}: target id(s) {bad[:5]} out of range: the test set has {len(c.data.test)} examples")
+        out[sc["meta"].get("method") or p.stem] = str(p)
+    return out
+
+def stage_lds(c, force:bool=False)->dict:
+    "Ground truth over random subsets (resumable, per model) and the LDS of every score file; writes `lds/`."
+    from influence_nb import lds as L
+    d = c.dir/"lds"; paths = {m: str(p) for m, p in _score_paths(c.dir, c.methods()).items()}
+    for m in c.methods():
+        if m not in paths: paths[m] = str(stage_scores(m, c.res(), c.data, c.dir, c.targets(), c.options(m), False))
+    for p in paths.values(): load_scores(p, len(c.data.train), c.cfg.config_hash())
+    paths.update(_user_scores(c))
+    try: ps = [float(x) for x in c.a.lds_p.split(",") if x.strip()]
+    except ValueError: raise ValueError(f"--lds-p {c.a.lds_p!r}: expected comma-separated fractions such as 0.01,0.1") from None
+    bad = [p for p in ps if not 0 < p < 1]
+    if bad or not ps: raise ValueError(f"--lds-p: drop fractions must lie in (0, 1), got {c.a.lds_p!r}")
+    if force and (d/"gt").exists(): shutil.rmtree(d/"gt")
+    ev = L.evaluate(paths, c.cfg, c.data, out_dir=d/"gt", ps=ps, m=c.a.lds_m, seed=c.cfg.train.seed,
+                    measure=c.a.measure, progress=c.progress)
+    atomic_write_json(d/"table.json", {"rows": ev["rows"], "config_hash": c.cfg.config_hash(), "floor": ev["floor"]})
+    atomic_write_text(d/"table.md", ev["markdown"] + "\n")
+    for m in dict.fromkeys(r["method"] for r in ev["rows"]):
+        atomic_write_json(d/f"{m}.json", [r for r in ev["rows"] if r["method"] == m])
+    return ev
+
+# %% ../nbs/09_cli.ipynb #3ca1583e
+def _suspicious_rows(res, data, si:torch.Tensor, k:int=50)->list:
+    from influence_nb.tracin import predictions
+    pr = predictions(res, data); order = torch.argsort(si, descending=True, stable=True)[:k]
+    return [{"rank": r + 1, "train_id": int(i), "label": int(pr["train_y"][i]), "prediction": int(pr["train_pred"][i]),
+             "self_influence": float(si[i])} for r, i in enumerate(order.tolist())]
+
+def stage_debug(c, force:bool=False)->Optional[dict]:
+    "Data debugging, cached in `debug/`: the run's most suspicious training examples, and the label-noise experiment."
+    from influence_nb.debug import mislabel_detection, detection_table, self_influence_scores
+    from influence_nb.tracin import _atomic_csv
+    d = c.dir/"debug"; h = c.cfg.config_hash()
+    if c.cfg.data.name in ("multimodal", "imagefolder") or not c.res().checkpoints:
+        log.warning("debug: self-influence ranking needs TracIn checkpoints and in-memory classification data; skipped for %s", c.a.preset)
+        return None
+    methods = ["tracin", "if", "loss"]
+    if not force and (d/"detection.json").exists() and (d/"self_influence.npz").exists() and (d/"suspicious.csv").exists():
+        j = read_json(d/"detection.json")
+        if j.get("methods") == methods and j.get("config_hash") == h:
+            log.info("debug: reusing %s", d)
+            si, run_si = load_npz(d/"self_influence.npz"), load_npz(d/"self_influence_run.npz")
+            from dataclasses import replace
+            data = load_data(replace(c.cfg.data, label_noise=j["frac"]), DTYPES[c.cfg.train.dtype])
+            return {"rows": j["rows"], "flipped_ids": torch.tensor(j["flipped_ids"]), "data": data,
+                    "self_influence": {k: torch.as_tensor(v) for k, v in si.items()}, "run_self_influence": torch.as_tensor(run_si["tracin"]),
+                    "suspicious": j["suspicious"]}
+    run_si = self_influence_scores(c.res(), c.data, ["tracin"], c.progress)["tracin"]
+    sus = _suspicious_rows(c.res(), c.data, run_si)
+    _atomic_csv(d/"suspicious.csv", list(sus[0]), [list(r.values()) for r in sus])
+    atomic_savez(d/"self_influence_run.npz", tracin=run_si.numpy())
+    det = mislabel_detection(c.cfg, 0.1, methods, c.progress)
+    atomic_savez(d/"self_influence.npz", **{k: v.numpy() for k, v in det["self_influence"].items()})
+    atomic_write_text(d/"detection.md", detection_table(det["rows"]) + "\n")
+    atomic_write_json(d/"detection.json", {"rows": det["rows"], "flipped_ids": det["flipped_ids"].tolist(), "methods": methods,
+                                           "frac": 0.1, "config_hash": h, "suspicious": sus})
+    return det | {"run_self_influence": run_si, "suspicious": sus}
+
+# %% ../nbs/09_cli.ipynb #768981af
+def _helpful_harmful_section(c, scores:dict, figs:Path):
+    from influence_nb import report as R
+    s = R.Section("Most helpful and most harmful training examples").text(
+        "For each target (a test example), the training examples whose up-weighting lowers its loss most (helpful, largest "
+        "scores) and raises it most (harmful, most negative scores).")
+    for m, sc in scores.items():
+        t = sc["target_ids"][:3].tolist(); S = torch.as_tensor(sc["scores"][:3])
+        if c.cfg.data.name == "multimodal":
+            from influence_nb import multimodal as MM
+            fig_fn = getattr(MM, "multimodal_helpful_harmful_figure", None)
+            if fig_fn is not None:
+                s.figure(R.save_fig(fig_fn(c.data, S[0], int(t[0]), 4, m), figs/f"helpful_harmful_{m}.png"),
+                         f"{m}: the test question, then its most helpful and most harmful training records")
+        else:
+            s.figure(R.save_fig(R.helpful_harmful_figure(c.data, S, t, 5, m), figs/f"helpful_harmful_{m}.png"),
+                     f"{m}: each row a test target, then its 5 most helpful and 5 most harmful training images (id, label, score)")
+        hv, hi, lv, li = R.top_helpful_harmful(S, 5)
+        s.table(["method", "target", "most helpful (id: score)", "most harmful (id: score)"],
+                [[m, tt, ", ".join(f"{int(i)}: {v:.2e}" for v, i in zip(hv[r].tolist(), hi[r].tolist())),
+                  ", ".join(f"{int(i)}: {v:.2e}" for v, i in zip(lv[r].tolist(), li[r].tolist()))] for r, tt in enumerate(t)])
+    return s
+
+def _lds_section(ev:dict, figs:Path):
+    from influence_nb import report as R
+    from influence_nb.lds import plot_lds_vs_p, plot_pred_vs_actual
+    s = R.Section("Counterfactual validation (LDS)").text(
+        "For each drop fraction p, random subsets of the training set were removed (weight 0, same init and data order) and the "
+        "model retrained. LDS is the Spearman correlation, per target, between each method's predicted and the actual target loss "
+        "over the subset models, averaged over targets (95% bootstrap CI). The random baseline shows what 0 means.").text(ev["markdown"])
+    fig, ax = plt_subplots(figsize=(5, 3.5)); plot_lds_vs_p(ev["rows"], ax=ax)
+    s.figure(R.save_fig(fig, figs/"lds_vs_p.png"), "LDS against the fraction dropped")
+    p0 = min(ev["gt"]); best = max((r for r in ev["rows"] if r["p"] == p0 and r["method"] != "random"), key=lambda r: r["lds"], default=None)
+    if best is not None:
+        fig, axes = plt_subplots(1, 3, figsize=(11, 3.2)); plot_pred_vs_actual(ev, p0, best["method"], (0, 1, 2), axes=axes)
+        s.figure(R.save_fig(fig, figs/"pred_vs_actual.png"), f"{best['method']} at p={p0}: predicted vs actual change of target loss, one dot per subset model")
+    return s
+
+def _loo_section(c, figs:Path):
+    from influence_nb import report as R
+    from influence_nb.loo import loo_plot
+    j = read_json(c.dir/"loo"/"summary.json"); rows = j["rows"][:3]
+    s = R.Section("Leave-one-out retraining").text(
+        f"Each target's top-{c.a.top_k} training examples by |{j['method']} score| were removed one at a time and the model "
+        f"retrained (same init and order). Mean Pearson of predicted vs actual change: {j['mean_pearson']:.3f}.")
+    if rows:
+        fig, axes = plt_subplots(1, len(rows), figsize=(3.7 * len(rows), 3.2), squeeze=False)
+        for ax, r in zip(axes[0], rows): loo_plot(r["predicted"], r["actual"], ax=ax, title=f"target {r['target']}:")
+        fig.tight_layout()
+        s.figure(R.save_fig(fig, figs/"loo.png"), f"{j['method']} prediction vs leave-one-out retraining")
+    s.table(["target", "Pearson", "examples"], [[r["target"], f"{r['pearson']:.3f}", r["n"]] for r in j["rows"]])
+    return s
+
+def _debug_sections(c, det:dict, figs:Path)->list:
+    from influence_nb import report as R
+    from influence_nb.debug import detection_table
+    a = R.Section("Most suspicious training examples").text(
+        "Training examples of this run ranked by TracIn self-influence (how much each example's own loss gradient moved the "
+        "model over training): mislabeled, ambiguous or atypical examples come first. Full list: debug/suspicious.csv.")
+    a.figure(R.save_fig(R.suspicious_figure(c.data, det["run_self_influence"], 24, None, "highest TracIn self-influence"), figs/"suspicious_run.png"),
+             "the 24 training examples with the highest self-influence (id, label)")
+    a.table(["rank", "train id", "label", "prediction", "self-influence"],
+            [[r["rank"], r["train_id"], r["label"], r["prediction"], f"{r['self_influence']:.3g}"] for r in det["suspicious"][:10]])
+    b = R.Section("Data debugging, measured: finding flipped labels").text(
+        "10% of the training labels were flipped (seeded), the recipe retrained on the noisy data, and every training example "
+        "ranked by each method's self-influence. The table gives the fraction of flipped examples found in the top 10% and 20% "
+        "of each ranking, and the ranking's ROC AUC, beside a random ranking.").text(detection_table(det["rows"]))
+    b.figure(R.save_fig(R.suspicious_figure(det["data"], det["self_influence"]["tracin"], 24, det["flipped_ids"], "label-noise run: highest TracIn self-influence"),
+                        figs/"suspicious_noisy.png"), "label-noise run: the 24 most suspicious training examples by TracIn self-influence; red titles are flipped labels")
+    return [a, b]
+
+def _mispred_sections(c, sc:dict, out:Path, figs:Path)->list:
+    from influence_nb import report as R
+    from influence_nb.tracin import misprediction_report, predictions
+    res, data = c.res(), c.data; preds = predictions(res, data)
+    idx = torch.as_tensor(sc["scores"]).topk(min(c.a.top_k, sc["scores"].shape[1]), 1).indices
+    mr = misprediction_report(out/"mispredictions", sc["target_ids"], idx, preds)
+    s = R.Section("Misprediction analysis").text(
+        f"{len(mr['train_wrong'])} training and {len(mr['test_wrong'])} test examples are mispredicted by the final model. "
+        "The CSVs in report/mispredictions/ list them, how often each training example appears in the targets' TracIn top-k, and "
+        "whether frequent mispredicted training examples share the error pattern (true → predicted) of the test points they influence.")
+    if mr["cross"]: s.table(list(mr["cross"][0])[:6], [list(r.values())[:6] for r in mr["cross"][:10]])
+    secs = [s]
+    if R.last_conv(res.model) is not None:
+        t0 = int(sc["target_ids"][0])
+        secs.append(R.Section("Grad-CAM").text("Where the model looks (Grad-CAM on the last convolution) for a target and its top TracIn proponents.")
+                    .figure(R.save_fig(R.gradcam_figure(res.model, data, t0, idx[0, :4].tolist()), figs/"gradcam.png"),
+                            "Grad-CAM of the predicted class: a target, then its top TracIn proponents"))
+    return secs
+
+def stage_report(c, ev:Optional[dict]=None, det:Optional[dict]=None)->dict:
+    "Assemble `report/` (report.md, report.html, figures/) from whatever the other stages produced."
+    from influence_nb import report as R
+    d = c.dir; out = d/"report"; figs = out/"figures"; data = c.data; c.res()
+    meta = read_json(d/"train"/"meta.json"); secs = []
+    secs.append(R.Section("The run").text(
+        f"Preset {c.a.preset}, config {c.cfg.config_hash()}: {c.cfg.model.name} on {c.cfg.data.name} "
+        f"({len(data.train)} train / {len(data.test)} test), {meta['n_steps']} steps, test accuracy {meta['test_accuracy']:.4f}. "
+        "Scores are [targets, train]; positive = helpful (up-weighting the example lowers the target's loss)."))
+    paths = _score_paths(d, METHODS); scores = {m: load_scores(p, len(data.train), c.cfg.config_hash()) for m, p in paths.items()}
+    if scores:
+        secs.append(_helpful_harmful_section(c, scores, figs))
+        secs.append(R.Section("Score distributions").figure(R.save_fig(R.score_distribution_figure({m: sc["scores"] for m, sc in scores.items()}),
+                                                                        figs/"score_distributions.png"), "all scores of each method (symmetric log scale)"))
+    if ev is None and (d/"lds"/"table.json").exists() and paths:
+        try: ev = stage_lds(c)
+        except Exception as e: log.warning("report: LDS results unavailable (%s)", e)
+    if ev is not None: secs.append(_lds_section(ev, figs))
+    if (d/"loo"/"summary.json").exists(): secs.append(_loo_section(c, figs))
+    if det is not None: secs += _debug_sections(c, det, figs)
+    if "tracin" in scores and c.cfg.data.name != "multimodal": secs += _mispred_sections(c, scores["tracin"], out, figs)
+    return R.write_report(out, secs, f"influence_nb report: {c.a.preset}")
+
+def plt_subplots(*a, **k):
+    import matplotlib.pyplot as plt
+    return plt.subplots(*a, **k)
+
+# %% ../nbs/09_cli.ipynb #d42bca09
+def cmd_loo(c):
+    print(f"loo: {stage_loo(c, c.a.loo_method, c.a.loo_targets, c.a.force)}")
+
+def cmd_lds(c):
+    ev = stage_lds(c, c.a.force); print(ev["markdown"])
+
+def cmd_evaluate(c):
+    "The LDS table; reuses the saved ground truth (only new methods or score files are scored)."
+    ev = stage_lds(c, c.a.force); print(ev["markdown"])
+
+def cmd_debug(c):
+    det = stage_debug(c, c.a.force)
+    if det is not None:
+        from influence_nb.debug import detection_table
+        print(detection_table(det["rows"])); print(f"\nmost suspicious training examples: {c.dir/'debug'/'suspicious.csv'}")
+
+def cmd_report(c):
+    det = stage_debug(c) if (c.dir/"debug"/"detection.json").exists() else None
+    w = stage_report(c, None, det); print(f"report: {w['markdown']}\n        {w['html']}")
+
+def cmd_run(c):
+    "Every stage in order; each reuses what is already saved, so an interrupted run continues where it stopped."
+    c.res(force=c.a.force)
+    for m in c.methods(): stage_scores(m, c.res(), c.data, c.dir, c.targets(), c.options(m), c.a.force)
+    n_loo = 3 if c.a.loo_targets is None else c.a.loo_targets
+    if n_loo > 0 and c.a.loo_method in c.methods(): stage_loo(c, c.a.loo_method, n_loo, c.a.force)
+    ev = stage_lds(c, c.a.force)
+    det = stage_debug(c, c.a.force)
+    w = stage_report(c, ev, det)
+    print(ev["markdown"])
+    if det is not None:
+        from influence_nb.debug import detection_table
+        print("\n" + detection_table(det["rows"]))
+    print(f"\nreport: {w['markdown']}\n        {w['html']}")
+
+COMMANDS.update({"loo": cmd_loo, "lds": cmd_lds, "evaluate": cmd_evaluate, "debug": cmd_debug, "report": cmd_report, "run": cmd_run})

@@ -6,7 +6,7 @@
 __all__ = ['atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_savez', 'read_json', 'load_npz']
 
 # %% ../nbs/00b_io.ipynb #9197b69a
-import errno, io, json, os, tempfile
+import errno, io, json, os, tempfile, zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,12 @@ def _json_default(o):
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 def atomic_savez(path, **arrays)->Path:
-    "`np.savez` atomically (no pickled objects: load with `allow_pickle=False`)."
-    buf = io.BytesIO(); np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    "`np.savez` atomically and reproducibly (fixed zip timestamps; no pickled objects: load with `allow_pickle=False`)."
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:   # np.savez stamps each member with the current time
+        for k, v in arrays.items():
+            with zf.open(zipfile.ZipInfo(f"{k}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(v), allow_pickle=False)
     return atomic_write_bytes(path, buf.getvalue())
 
 def read_json(path):

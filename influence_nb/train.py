@@ -211,11 +211,13 @@ def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor,
 
 # %% ../nbs/03_train.ipynb #ae04ae15
 def atomic_torch_save(obj, path):
-    "`torch.save` to a temp file next to `path`, then rename: readers never see a partial file."
+    "`torch.save` to a temp file next to `path`, then rename: readers never see a partial file; same object, same bytes."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp"); os.close(fd)
     try:
-        torch.save(obj, tmp); os.replace(tmp, path)
+        with open(tmp, "wb") as f:   # a file object: torch names the zip root 'archive', not after the (random) temp name
+            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
