@@ -2,7 +2,7 @@
 
 Uses nbdev's own notebook processing (hidden cells and directives removed), then writes GitHub markdown with the
 notebook's saved outputs. Where quarto exists, `nbdev_readme` gives the same content."""
-import json, yaml
+import json, re, yaml
 from nbdev.config import get_config
 from nbdev.serve import proc_nbs
 
@@ -11,7 +11,8 @@ def _txt(x): return ''.join(x) if isinstance(x, list) else x
 
 def main():
     cfg = get_config()
-    cache = proc_nbs(cfg.nbs_path, file_glob=cfg.readme_nb)
+    # nbdev 2.4.14's proc_nbs ignores file_glob (it processes — and partly executes — every notebook): skip the others
+    cache = proc_nbs(cfg.nbs_path, skip_file_re='^(?!' + re.escape(cfg.readme_nb) + '$)')
     nb = json.loads((cache/cfg.readme_nb).read_text()); out = []
     for c in nb['cells']:
         s = _src(c)
