@@ -217,10 +217,11 @@ def _method_fn(method:str):
         return lambda res, data, t, o: magic_scores(res, data, t, strategy=o.get("strategy", "memory"), measure=o.get("measure", "loss"), progress=o.get("progress", True))
     if method == "tracin":
         from influence_nb.tracin import tracin_scores
-        return lambda res, data, t, o: tracin_scores(res, data, t, progress=o.get("progress", True))
+        return lambda res, data, t, o: tracin_scores(res, data, t, target=o.get("measure", "loss"), progress=o.get("progress", True))
     if method == "if":
         from influence_nb.influence import if_scores
-        return lambda res, data, t, o: if_scores(res, data, t, solver=o.get("solver", "exact" if o.get("n_params", 0) <= 20000 else "cg"), progress=o.get("progress", True))
+        return lambda res, data, t, o: if_scores(res, data, t, solver=o.get("solver", "exact" if o.get("n_params", 0) <= 20000 else "cg"),
+                                                     measure=o.get("measure", "loss"), progress=o.get("progress", True))
     raise ValueError(f"unknown method {method!r}; choose one of ['magic', 'tracin', 'if']")
 
 METHODS = ("magic", "tracin", "if")
@@ -328,7 +329,8 @@ class _Ctx:
         return choose_targets(len(self.data.test), self.a.n_targets, self.cfg.train.seed, ids)
     def options(self, method):
         o = {"progress": self.progress}
-        if method == "magic": o.update(strategy=self.a.strategy, measure=self.a.measure)
+        if self.a.measure != "loss": o.update(measure=self.a.measure)   # (loss: options as before, so caches stay valid)
+        if method == "magic": o.update(strategy=self.a.strategy)
         if method == "if" and self.a.solver: o.update(solver=self.a.solver)
         return o
     def methods(self):

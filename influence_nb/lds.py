@@ -351,7 +351,7 @@ def evaluate(methods, # dict name -> scores [K, n] | score dict | score-file pat
              batched:bool=True, models_per_batch:int=64,
              n_boot:int=1000,
              floor:bool=True, # measure the ground truth's noise floor
-             measure:str="loss", # target value the scores predict: 'loss' or 'margin' (scores computed for that measure)
+             measure:str="loss", # target value the scores predict: 'loss' or 'margin' (φ = −margin; scores computed for that measure)
              attr_cfg:Optional[RunConfig]=None,
              progress:bool=True)->dict: # rows, markdown, gt, subsets, scores, floor
     "LDS of every method (and the random baseline) at every p on one shared ground truth: a table and plot data."
@@ -378,7 +378,8 @@ def evaluate(methods, # dict name -> scores [K, n] | score dict | score-file pat
         gt = ground_truth(cfg, data, sub, out/f"gt_p{p}", batched=batched, models_per_batch=models_per_batch,
                           progress=progress, checks=(i == 0), attr_cfg=attr_cfg)
         gts[p], subs[p] = gt, sub
-        Y, Y0 = (gt["losses"], gt["base_losses"]) if measure == "loss" else (gt["margins"], gt["base_margins"])
+        # the measured φ: the loss, or minus the margin (lower = better for both, as the scores' convention assumes)
+        Y, Y0 = (gt["losses"], gt["base_losses"]) if measure == "loss" else (-gt["margins"], -gt["base_margins"])
         spread = float(Y.std(0).median())
         for k, (S, tg) in scores.items():
             r = lds(S, sub, Y[:, tg], Y0[tg], n_boot=n_boot, seed=seed)
