@@ -54,7 +54,7 @@ def self_influence_scores(res:TrainResult, data:DataSplit,
         elif m == "if":
             from influence_nb.influence import if_self_influence
             n_par = sum(p.numel() for p in res.model.parameters() if p.requires_grad)
-            out[m] = if_self_influence(res, data, solver="exact" if n_par <= 20000 else "cg", progress=progress).double().cpu()
+            out[m] = if_self_influence(res, data, solver="exact" if n_par <= 5000 else "cg", progress=progress).double().cpu()
         else: out[m] = evaluate(res.model, data.train)["losses"].double().cpu()
         log.info("self-influence %s: %.1fs", m, time.time() - t0)
     return out
