@@ -10,7 +10,7 @@ __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainCon
            'train_lbfgs', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #c3ed4f02
-import logging, math, os, tempfile, time
+import io, logging, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -21,6 +21,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .config import ConfigBase, check_choice, check_range
+from .io import atomic_write_bytes
 from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_data
 from .models import ModelConfig, build_model
 from .seeding import batch_schedule, derive_component_seed
@@ -211,16 +212,9 @@ def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor,
 
 # %% ../nbs/03_train.ipynb #ae04ae15
 def atomic_torch_save(obj, path):
-    "`torch.save` to a temp file next to `path`, then rename: readers never see a partial file; same object, same bytes."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp"); os.close(fd)
-    try:
-        with open(tmp, "wb") as f:   # a file object: torch names the zip root 'archive', not after the (random) temp name
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+    "`torch.save` written atomically (`io.atomic_write_bytes`): readers never see a partial file; same object, same bytes."
+    buf = io.BytesIO(); torch.save(obj, buf)   # a buffer: the zip root is 'archive', never a (random) file name
+    atomic_write_bytes(path, buf.getvalue())
 
 def save_state(state:TrainState, path, **meta):
     "Save a `TrainState` (plus scalar metadata) atomically."
