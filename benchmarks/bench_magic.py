@@ -21,7 +21,7 @@ def timed(f):
 
 def ratios(cfg, data, reps, K64=64, perex=True, label="", reps64=None):
     "Median train time, MAGIC (memory) time for 1 and K64 targets; interleaved repeats."
-    tr, m1, m64, p1, p64 = [], [], [], [], []
+    tr, m1, m64, p1, p64, a64, n1, n64 = [], [], [], [], [], [], [], []
     nt = len(data.test)
     for r in range(reps):
         t, res = timed(lambda: train(cfg, data, progress=False)); tr.append(t)
@@ -30,14 +30,19 @@ def ratios(cfg, data, reps, K64=64, perex=True, label="", reps64=None):
         if perex and r == 0:
             p1.append(timed(lambda: magic_scores(res, data, [0], vjp="perexample", progress=False))[0])
             p64.append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], vjp="perexample", progress=False))[0])
-        print(f"  {label} rep {r}: train {tr[-1]:.2f}s  magic K=1 {m1[-1]:.2f}s  K={K64} {m64[-1]:.2f}s (K=64 rep {len(m64)})", flush=True)
+            a64.append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], vjp="autograd", progress=False))[0])
+        if reps64 is None:  # graphs rebuilt in reverse instead of kept from the replay (keep_graphs=False)
+            n1.append(timed(lambda: magic_scores(res, data, [0], keep_graphs=False, progress=False))[0])
+            n64.append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], keep_graphs=False, progress=False))[0])
+        print(f"  {label} rep {r}: train {tr[-1]:.2f}s  magic K=1 {m1[-1]:.2f}s  K={K64} {m64[-1]:.2f}s (K=64 rep {len(m64)})"
+              + (f"  no kept graphs: K=1 {n1[-1]:.2f}s K={K64} {n64[-1]:.2f}s" if n1 else ""), flush=True)
     # states already in memory (train.checkpoints='all'): no forward replay
     cfg_all = RunConfig.from_dict({**cfg.to_dict(), "train": {**cfg.train.to_dict(), "checkpoints": "all"}})
     res_all = train(cfg_all, data, progress=False)
     a1 = statistics.median(timed(lambda: magic_scores(res_all, data, [0], progress=False))[0] for _ in range(reps))
     med = statistics.median
     return dict(T=res.n_steps, params=n_params(res.model), train=med(tr), magic1=med(m1), magic64=med(m64), magic1_kept=a1,
-                perex1=med(p1) if p1 else None, perex64=med(p64) if p64 else None, K64=K64)
+                perex1=med(p1) if p1 else None, perex64=med(p64) if p64 else None, auto64=med(a64) if a64 else None, nog1=med(n1) if n1 else None, nog64=med(n64) if n64 else None, K64=K64)
 
 def rss_mb():
     "Current resident set size (MB), from /proc (Linux)."
@@ -67,8 +72,9 @@ def strategy_child(strategy, k):
                           state_mb=state_mb, rss_growth_mb=pk.peak - base, train_s=res.seconds, checksum=float(S.sum()))))
 
 def main(quick=False):
-    lines = ["# MAGIC benchmark", "", f"torch {torch.__version__}, 1 CPU thread, float64 unless noted; machine shared with other jobs "
-             "(medians of repeats; train and MAGIC measured in the same run).", ""]
+    lines = ["# MAGIC benchmark", "", f"torch {torch.__version__}, 1 CPU thread unless noted, float64 unless noted "
+             "(medians of interleaved repeats; train and MAGIC measured in the same run). MAGIC uses its defaults: strategy='memory' "
+             "with step graphs kept from the replay, vjp='auto' (autograd for K=1, torch.func for K>1 without BatchNorm).", ""]
     reps = 2 if quick else 5
     cfg = RunConfig(train=TrainConfig(checkpoints="none")); data = load_data(cfg.data, torch.float64)
     print("default recipe", flush=True)
@@ -84,15 +90,23 @@ def main(quick=False):
         rows.append(("ResNet-9 width 8, CIFAR-10 256 images (batch 64, 1 epoch), float32", ratios(ccfg, cdata, 3, perex=False, label="resnet9", reps64=1)))
     else: lines.append("CIFAR-10 subset not found (shared_data_dir): ResNet-9 row skipped.")
     lines += ["## Metagradient time / training time (states in memory)", "",
-              "| model | steps T | params | train s | MAGIC K=1 s | ratio K=1 | K=1, states kept by training (`checkpoints='all'`) | MAGIC K=64 s | ratio K=64 | K=64 / K=1 |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | steps T | params | train s | MAGIC K=1 s | ratio K=1 | K=1, states kept by training (`checkpoints='all'`) | MAGIC K=64 s | ratio K=64 | K=64 / K=1 | graphs rebuilt (`keep_graphs=False`): ratio K=1, K=64 / K=1 |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
-        lines.append(f"| {name} | {r['T']} | {r['params']} | {r['train']:.2f} | {r['magic1']:.2f} | {r['magic1'] / r['train']:.1f}× | "
-                     f"{r['magic1_kept'] / r['train']:.1f}× | {r['magic64']:.2f} | {r['magic64'] / r['train']:.1f}× | {r['magic64'] / r['magic1']:.1f}× |")
+        lines.append(f"| {name} | {r['T']} | {r['params']} | {r['train']:.2f} | {r['magic1']:.2f} | {r['magic1'] / r['train']:.2f}× | "
+                     f"{r['magic1_kept'] / r['train']:.2f}× | {r['magic64']:.2f} | {r['magic64'] / r['train']:.1f}× | {r['magic64'] / r['magic1']:.1f}× | "
+                     + (f"{r['nog1'] / r['train']:.2f}×, {r['nog64'] / r['nog1']:.1f}× |" if r['nog1'] else "– |"))
     if d["perex1"]:
         lines += ["", "## VJP modes (default recipe)", "", "| vjp | K=1 s | K=64 s |", "|---|---|---|",
-                  f"| autograd (whole-step batched VJP, default) | {d['magic1']:.2f} | {d['magic64']:.2f} |",
+                  f"| auto (default: autograd for K=1, func for K>1) | {d['magic1']:.2f} | {d['magic64']:.2f} |",
+                  f"| autograd (whole-step VJP, `is_grads_batched`) | {d['magic1']:.2f} | {d['auto64']:.2f} |",
                   f"| perexample (per-example grads once + K HVPs) | {d['perex1']:.2f} | {d['perex64']:.2f} |"]
+    if not quick:  # torch's default on this machine: one thread per core
+        torch.set_num_threads(os.cpu_count()); print(f"digits, {os.cpu_count()} threads", flush=True)
+        d2 = ratios(cfg, data, 3, perex=False, label=f"digits {os.cpu_count()} threads"); torch.set_num_threads(1)
+        lines += ["", f"## Default recipe with {os.cpu_count()} threads (torch's default here)", "",
+                  "| train s | MAGIC K=1 s | ratio K=1 | K=1 with states kept | MAGIC K=64 s | K=64 / K=1 | graphs rebuilt: ratio K=1, K=64 / K=1 |", "|---|---|---|---|---|---|---|",
+                  f"| {d2['train']:.3f} | {d2['magic1']:.3f} | {d2['magic1'] / d2['train']:.2f}× | {d2['magic1_kept'] / d2['train']:.2f}× | {d2['magic64']:.2f} | {d2['magic64'] / d2['magic1']:.1f}× | {d2['nog1'] / d2['train']:.2f}×, {d2['nog64'] / d2['nog1']:.1f}× |"]
     print("strategies at T=1000", flush=True)
     lines += ["", "## State strategies at T = 1,000 steps (digits MLP, batch 30, 20 epochs, 1 target)", "",
               "| strategy | states held (peak) | state MB held | forward steps | peak RSS growth MB | MAGIC s | MAGIC / train |", "|---|---|---|---|---|---|---|"]

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 import torch
 from torch.func import functional_call, grad, vmap
 from tqdm.auto import tqdm
 
 from .data import DataSplit
+from .models import LogReg
 from .train import TrainResult, atomic_torch_save, example_losses, prepare_batch
 
 # %% ../nbs/06_influence.ipynb #2381cb37
@@ -118,10 +120,40 @@ def hvp(obj:Objective, V:torch.Tensor, ids=None, # training ids (default: all) �
     return out[0] if one else out
 
 # %% ../nbs/06_influence.ipynb #4e09a1cf
-def hessian_matrix(obj:Objective, max_params:int=20000, block:int=256, progress:bool=False)->torch.Tensor:
-    "The full `[P, P]` Hessian of the training objective (L2 included), from batched HVPs."
+def _logreg_hessian(obj:Objective, chunk:int=512, progress:bool=False)->torch.Tensor:
+    """Closed form for multinomial logistic regression (`LogReg`): with `x̃ = [x, 1]` and `A_i = diag(p_i) − p_i p_iᵀ`,
+    `∇²ℓ_i = A_i ⊗ x̃_i x̃_iᵀ`; all `C(C+1)/2` class blocks come from one matrix product per chunk of examples
+    (about 4× fewer flops than `P` Hessian-vector products)."""
+    lin = obj.model.linear; C, D = lin.weight.shape; Dt = D + 1
+    Wb = obj.unflat(obj.theta); W = Wb["linear.weight"]; bias = Wb.get("linear.bias")
+    pairs = [(c, d) for c in range(C) for d in range(c, C)]
+    ci, di = torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    acc = torch.zeros(Dt, len(pairs) * Dt, dtype=obj.dtype, device=obj.device)
+    for s in tqdm(range(0, obj.n, chunk), desc="hessian", disable=not progress, leave=False):
+        x, _ = obj.batch(torch.arange(s, min(s + chunk, obj.n))); x = x.flatten(1)
+        p = torch.softmax(x @ W.T + (bias if bias is not None else 0), 1)
+        a = p[:, ci] * ((ci == di).to(p.dtype) - p[:, di])                         # [b, pairs]
+        xt = torch.cat([x, torch.ones_like(x[:, :1])], 1)                          # [b, Dt]
+        acc += xt.T @ (a[:, :, None] * xt[:, None, :]).reshape(len(x), -1)
+    H = torch.zeros(C * Dt, C * Dt, dtype=obj.dtype, device=obj.device)
+    for j, (c, d) in enumerate(pairs):
+        blk = acc[:, j * Dt:(j + 1) * Dt] / obj.n
+        H[c * Dt:(c + 1) * Dt, d * Dt:(d + 1) * Dt] = blk
+        if c != d: H[d * Dt:(d + 1) * Dt, c * Dt:(c + 1) * Dt] = blk.T
+    # (class, feature-with-bias) order -> the flat parameter order of `obj` (weight [C, D] row-major, then bias [C])
+    pos = {"linear.weight": (torch.arange(C)[:, None] * Dt + torch.arange(D)[None]).reshape(-1), "linear.bias": torch.arange(C) * Dt + D}
+    keep = torch.cat([pos[k] for k in obj.names]).to(obj.device)
+    H = H[keep][:, keep]
+    return H + obj.l2 * torch.eye(len(keep), dtype=obj.dtype, device=obj.device)
+
+def hessian_matrix(obj:Objective, max_params:int=20000, block:int=256, progress:bool=False,
+                   closed_form:Optional[bool]=None, # logistic regression in closed form (default: whenever the model is `LogReg`)
+                  )->torch.Tensor:
+    "The full `[P, P]` Hessian of the training objective (L2 included), from batched HVPs (closed form for `LogReg`)."
     if obj.P > max_params:
         raise ValueError(f"the model has {obj.P} parameters > max_params={max_params}: use solver='cg' or 'lissa'")
+    if closed_form is None: closed_form = isinstance(obj.model, LogReg) and not obj.fixed
+    if closed_form: return _logreg_hessian(obj, progress=progress)
     I = torch.eye(obj.P, dtype=obj.dtype, device=obj.device)
     cols = [hvp(obj, I[s:s + block]) for s in tqdm(range(0, obj.P, block), desc="hessian", disable=not progress, leave=False)]
     H = torch.cat(cols); return (H + H.T) / 2
@@ -135,17 +167,25 @@ def _auto_damping(obj, lam_min, lam_max):
     log.warning(f"Hessian is indefinite (λ_min={lam_min:.4g}, λ_max={lam_max:.4g}); using damping={d:.4g} = 2|λ_min|")
     return d
 
-def extreme_spectrum(H:torch.Tensor, k:int=5)->tuple:
-    "`(k smallest eigenvalues, largest eigenvalue)` of a symmetric matrix: all of them (LAPACK) when small, else Lanczos."
+def extreme_spectrum(H:torch.Tensor, k:int=5,
+                     lapack_max:int=10000, # up to this size: every eigenvalue by LAPACK (values only: 7,850 in ~25 s on 2 cores)
+                    )->tuple:
+    "`(k smallest eigenvalues, largest eigenvalue)` of a symmetric matrix: all of them (LAPACK) up to `lapack_max`, else Lanczos."
     Hn = H.detach().double().cpu().numpy(); P = len(Hn)
-    if P > 1000:
+    if P > lapack_max:
         v0 = np.random.default_rng(0).standard_normal(P)   # ARPACK's default start is random: fix it, results are reproducible
+        it = 20 * P  # degenerate clusters (e.g. many directions with only the L2 curvature) can stall ARPACK: bounded
         try:
-            lo = np.sort(spla.eigsh(Hn, k=k, which="SA", tol=1e-10, v0=v0, return_eigenvectors=False))
-            hi = float(spla.eigsh(Hn, k=1, which="LA", tol=1e-10, v0=v0, return_eigenvectors=False)[0])
+            try:  # positive definite (the convex case): Lanczos on H⁻¹ (Cholesky solves) finds the smallest in few steps
+                cf = sla.cho_factor(Hn, lower=True, check_finite=False)
+                op = spla.LinearOperator((P, P), matvec=lambda v: sla.cho_solve(cf, v, check_finite=False), dtype=Hn.dtype)
+                lo = np.sort(1 / spla.eigsh(op, k=k, which="LA", tol=1e-10, v0=v0, maxiter=it, return_eigenvectors=False))
+            except np.linalg.LinAlgError:  # indefinite: plain Lanczos for the most negative ones (slower to converge)
+                lo = np.sort(spla.eigsh(Hn, k=k, which="SA", tol=1e-10, v0=v0, maxiter=it, return_eigenvectors=False))
+            hi = float(spla.eigsh(Hn, k=1, which="LA", tol=1e-10, v0=v0, maxiter=it, return_eigenvectors=False)[0])
             return lo, hi
         except spla.ArpackNoConvergence: log.info("Lanczos did not converge; computing all eigenvalues")
-    ev = np.linalg.eigvalsh(Hn); return ev[:k], float(ev[-1])
+    ev = sla.eigvalsh(Hn, check_finite=False); return ev[:k], float(ev[-1])
 
 class ExactSolver:
     "The exact Hessian, its extreme eigenvalues, and a Cholesky factor of `H + damping I`; refuses indefinite H without damping."
