@@ -51,7 +51,7 @@ lines = ["# MNIST 55k: influence vs leave-one-out (Koh & Liang Fig. 2)", "",
          f"torch {torch.__version__}, device {a.device}, {torch.get_num_threads()} threads, float64; logistic regression, L2 λ = 1e-3, "
          f"test accuracy {acc:.4f}; exact IF (closed-form Hessian, λ_min {sv.lam_min:.3g}, λ_max {sv.lam_max:.3g}); "
          f"LOO by `loo_retrain(method='newton')` to max|∇F| ≤ 1e-11 (one retrain: {iters} iterations, final max|∇F| {gmax:.1e}).", "",
-         "| test point | label | Pearson r (top-%d) | largest |actual change| | seconds |" % a.top, "|---|---|---|---|---|"]
+         "| test point | label | Pearson r (top-%d) | largest actual change (abs) | seconds |" % a.top, "|---|---|---|---|---|"]
 lines += [f"| {r['test']} | {r['label']} | {r['pearson']:.4f} | {r['max_change']:.2e} | {r['seconds']:.0f} |" for r in rows]
 lines += ["", f"**Mean Pearson {np.mean(pm):.4f}** (min {np.min(pm):.4f}).", "", "| stage | seconds |", "|---|---|"]
 lines += [f"| {k} | {v:.0f} |" for k, v in T.items()] + [f"| total | {time.time() - t0:.0f} |"]

@@ -127,7 +127,7 @@ def _logreg_hessian(obj:Objective, chunk:int=512, progress:bool=False)->torch.Te
     lin = obj.model.linear; C, D = lin.weight.shape; Dt = D + 1
     Wb = obj.unflat(obj.theta); W = Wb["linear.weight"]; bias = Wb.get("linear.bias")
     pairs = [(c, d) for c in range(C) for d in range(c, C)]
-    ci, di = torch.tensor([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
+    ci, di = (torch.tensor([p[j] for p in pairs], device=obj.device) for j in (0, 1))
     acc = torch.zeros(Dt, len(pairs) * Dt, dtype=obj.dtype, device=obj.device)
     for s in tqdm(range(0, obj.n, chunk), desc="hessian", disable=not progress, leave=False):
         x, _ = obj.batch(torch.arange(s, min(s + chunk, obj.n))); x = x.flatten(1)
