@@ -144,7 +144,8 @@ def stage_train(cfg:RunConfig, data, d:Path, force:bool=False, progress:bool=Tru
     log.info("train: %s, %d train / %d test examples", cfg.model.name, len(data.train), len(data.test))
     res = train(cfg, data, progress=progress)
     meta = save_run(res, data, d)
-    log.info("train: %d steps in %.1fs, test accuracy %.4f", meta["n_steps"], res.seconds, meta["test_accuracy"])
+    what = f"{len(res.losses)} L-BFGS evaluations" if cfg.train.trainer == "lbfgs" else f"{meta['n_steps']} steps"
+    log.info("train: %s in %.1fs, test accuracy %.4f", what, res.seconds, meta["test_accuracy"])
     return load_run(cfg, data, d) if cfg.train.checkpoints != "none" else res
 
 # %% ../nbs/09_cli.ipynb #cd26f711
