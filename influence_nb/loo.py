@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .data import DataSplit
 from .influence import Objective, Solver, make_solver
-from .train import RunConfig, TrainResult, train, train_lbfgs
+from .train import RunConfig, TrainResult, lbfgs_objective, train, train_lbfgs
 
 # %% ../nbs/07_loo.ipynb #8196ed7e
 log = logging.getLogger(__name__)
@@ -47,13 +47,13 @@ def newton_retrain(res:TrainResult, data:DataSplit, w:torch.Tensor, solver:Solve
     The fixed point is the exact minimizer of `F_w` (the iteration stops on `max|∇F_w| ≤ tol`, the test L-BFGS uses);
     removing one example changes `H` by O(1/n), so each iteration gains several digits. Falls back to warm-started L-BFGS
     if the gradient stops shrinking. Returns `(θ flat, iterations, max|∇F_w|)`."""
-    obj = solver.obj; n = obj.n
-    batch = obj.batch(torch.arange(n)) if batch is None else batch
+    obj = solver.obj
+    batch = obj.batch(torch.arange(obj.n)) if batch is None else batch
     w = torch.as_tensor(w).to(obj.device, obj.dtype); th = obj.theta.detach().clone(); last = float("inf")
-    def grad_F(th):
+    def grad_F(th):  # the objective L-BFGS minimizes (`train.lbfgs_objective`), at flat parameters
         with torch.enable_grad():
             t = th.detach().requires_grad_(True)
-            f = (w * obj.losses(t, batch)).sum() / n + 0.5 * obj.l2 * (t * t).sum()
+            f = lbfgs_objective(obj.model, obj.unflat(t), data, w, obj.l2, obj.device, obj.dtype, buffers=obj.fixed, batch=batch)
             return torch.autograd.grad(f, t)[0]
     for it in range(max_iter + 1):
         g = grad_F(th); gmax = float(g.abs().max())

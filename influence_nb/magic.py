@@ -96,7 +96,7 @@ class MemoryStates:
         for t in range(self.rp.T):
             states.append(st)
             if t < self.keep and self.linearize is not None:
-                st, self.lins[t] = self.linearize(st, t); self.rp.n_forward += 1
+                st, self.lins[t] = self.linearize(st, t)
             else: st = self.rp.step(st, t)
         self.peak_states = len(states); self.replay_error = _check_replay(st, self.rp.res, "memory replay")
         for t in reversed(range(self.rp.T)): yield t, states.pop()
@@ -415,7 +415,7 @@ GRAPH_BUDGET_MB = 2048  # memory strategy: step graphs kept during the replay, a
 def _linearize(rp:Replayer, st:TrainState, t:int, run:list, mode:Callable)->tuple:
     "Forward step `t` from `st` with its graph: `(s_{t+1}, vjp)` by the VJP mode `reverse_step` or `reverse_step_func` would use."
     if st.step != t: raise RuntimeError(f"replay out of order: state is at step {st.step}, asked for step {t}")
-    _, b, wb, lr = rp.batch(t)
+    _, b, wb, lr = rp.batch(t); rp.n_forward += 1
     if not run and mode(b) == "func": return linearize_step_func(rp.model, st, b, wb, lr, rp.optim, rp.consts)
     return linearize_step(rp.model, st, b, wb, lr, rp.optim, rp.consts, run)
 
@@ -449,7 +449,7 @@ def magic_scores(res:TrainResult, # a finished SGD run of `influence_nb.train.tr
     provider = make_states(strategy, rp, k, state_dir)
     t0 = time.time()
     run = bn_running_names(rp.model) if bn_stats else []
-    if run and vjp not in ("auto", "autograd"): raise ValueError("vjp='perexample' needs independent per-example gradients, which BatchNorm couples; use vjp='autograd'")
+    if run and vjp not in ("auto", "autograd"): raise ValueError(f"vjp={vjp!r} cannot differentiate BatchNorm (per-example gradients / in-place running statistics); use vjp='autograd'")
     phi, tb, rb = target_gradients(res, data, target_ids, measure, run)
     K, n = phi.shape[0], len(data.train)
     if not _finite(tb, rb): raise FloatingPointError(f"MAGIC: the targets' gradients at the final model are not finite (φ = {phi.tolist()[:5]})")
