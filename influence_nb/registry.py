@@ -77,10 +77,11 @@ class MethodSpec:
     def __repr__(self): return f"MethodSpec({self.name!r})"
 
 def register_method(name:str, options:Optional[type]=None, help:str="", unavailable:Optional[Callable]=None,
-                    kind:str="attribution")->Callable:
+                    kind:str="attribution", # 'attribution' or 'baseline'
+                    **meta)->Callable: # extra metadata, e.g. `self_influence=fn(res, data, opts, progress) -> [n]`
     "Decorator: register `fn(res, data, target_ids, measure, opts, progress) -> S [K, n]` in `METHODS` as `name`."
     def deco(fn):
-        METHODS.add(name, MethodSpec(name, fn, options, help, unavailable, kind), help=help, kind=kind)
+        METHODS.add(name, MethodSpec(name, fn, options, help, unavailable, kind), help=help, kind=kind, **meta)
         return fn
     return deco
 
