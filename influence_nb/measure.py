@@ -29,11 +29,12 @@ def check_measure(measure, name:str="measure"):
 def phi(model:torch.nn.Module, tensors:dict, batch, measure:str="loss")->torch.Tensor:
     "Per-example measurements `φ [B]` of `batch` under parameters/buffers `tensors` (differentiable)."
     check_measure(measure)
-    if callable(measure): raise ValueError("phi: a callable measure applies to targets (`target_values`), not to a batch")
+    if callable(measure):
+        raise ValueError("phi: a callable measure applies to targets (`target_values`), not to a batch")
     if isinstance(batch, dict):
         if measure != "loss":
-            raise ValueError(f"measure={measure!r} needs a classification (x, y) batch; a dict batch (the model returns "
-                             "its own per-example loss) supports measure='loss' only")
+            raise ValueError(f"measure={measure!r} needs a classification (x, y) batch; a dict batch (the model "
+                             "returns its own per-example loss) supports measure='loss' only")
         return example_losses(model, tensors, batch)
     if measure == "loss": return example_losses(model, tensors, batch)
     out, y = functional_call(model, tensors, (batch[0],)), batch[1]
@@ -56,7 +57,8 @@ def target_values(model:torch.nn.Module, tensors:dict, data, target_ids=None,
     check_measure(measure)
     with train_mode(model, False):
         if callable(measure): return measure(lambda x: functional_call(model, tensors, (x,))).reshape(-1)
-        if target_ids is None: raise ValueError("target_ids is required for measure='loss'/'margin' (ids into data.test)")
+        if target_ids is None:
+            raise ValueError("target_ids is required for measure='loss'/'margin' (ids into data.test)")
         p0 = next(iter(tensors.values()))
         ids = torch.as_tensor(target_ids).long().reshape(-1)
         return phi(model, tensors, prepare_batch(data, ids, 0, p0.device, p0.dtype, train=False), measure)

@@ -19,7 +19,8 @@ class Registry:
         self.kind, self._items, self._meta = kind, {}, {}
     def add(self, name:str, obj, help:str="", **meta):
         "Register `obj` as `name` (re-registering a name replaces it: notebooks can be re-run)."
-        if not isinstance(name, str) or not name: raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
         self._items[name] = obj
         self._meta[name] = dict(help=help or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0], **meta)
         return obj
@@ -29,7 +30,8 @@ class Registry:
         return deco
     def remove(self, name:str):
         "Unregister `name` (tests that register a toy entry clean up after themselves)."
-        self._items.pop(name, None); self._meta.pop(name, None)
+        self._items.pop(name, None)
+        self._meta.pop(name, None)
     def __getitem__(self, name:str):
         if name not in self._items:
             raise ValueError(f"unknown {self.kind} {name!r}; choose one of {self.names()}")
@@ -42,7 +44,8 @@ class Registry:
     def items(self): return self._items.items()
     def meta(self, name:str)->dict:
         "The metadata registered with `name` (`help` and any extra keywords)."
-        self[name]; return self._meta[name]
+        self[name]
+        return self._meta[name]
     def help(self, name:str)->str: return self.meta(name)["help"]
     def describe(self)->str:
         "One line per entry: `name: help` (for `--help` texts)."
@@ -62,7 +65,8 @@ class MethodSpec:
     "A registered attribution method: its scoring function, options class, help text and availability check."
     def __init__(self, name:str, fn:Callable, options:Optional[type]=None, help:str="",
                  unavailable:Optional[Callable]=None, kind:str="attribution"):
-        self.name, self.fn, self.options, self.help, self.unavailable, self.kind = name, fn, options, help, unavailable, kind
+        self.name, self.fn, self.options, self.help = name, fn, options, help
+        self.unavailable, self.kind = unavailable, kind
     def make_options(self, d:Optional[dict]=None):
         "The options object from a dict of overrides (validated by the options class)."
         if self.options is None:

@@ -33,7 +33,9 @@ def set_determinism(seed:int=0, # master seed for python/numpy/torch
                    ):
     "Seed every global RNG and switch torch to deterministic kernels."
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     torch.use_deterministic_algorithms(deterministic, warn_only=False)
     torch.backends.cudnn.deterministic = deterministic
@@ -45,7 +47,9 @@ def _rng_state():
             torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
 
 def _set_rng_state(st):
-    random.setstate(st[0]); np.random.set_state(st[1]); torch.random.set_rng_state(st[2])
+    random.setstate(st[0])
+    np.random.set_state(st[1])
+    torch.random.set_rng_state(st[2])
     if st[3] is not None: torch.cuda.set_rng_state_all(st[3])
 
 @contextlib.contextmanager
@@ -53,7 +57,9 @@ def seeded(seed:int)->Iterator[None]:
     "Context manager: seed all RNGs with `seed`, restore every previous RNG state on exit."
     st = _rng_state()
     try:
-        random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
         if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
         yield
     finally: _set_rng_state(st)
@@ -92,7 +98,8 @@ def batch_schedule(n:int, # dataset size
 def seed_worker(worker_id:int):
     "`worker_init_fn` for DataLoader: seed python and numpy from torch's per-worker seed."
     s = torch.initial_seed() % 2**32
-    np.random.seed(s); random.seed(s)
+    np.random.seed(s)
+    random.seed(s)
 
 def make_loader(dataset, # map-style dataset
                 batch_size:int, seed:int, epoch:int=0, shuffle:bool=True,
@@ -130,7 +137,8 @@ def check_epoch_order(dataset, batch_size:int, seed:int, epochs:int=3):
     "Check 2: each epoch's order equals `epoch_permutation(n, seed, epoch)`."
     got = loader_order(make_loader(dataset, batch_size, seed), epochs)
     for e, o in enumerate(got):
-        if not torch.equal(o, epoch_permutation(len(dataset), seed, e)): return False, f"epoch {e} order not predictable"
+        if not torch.equal(o, epoch_permutation(len(dataset), seed, e)):
+            return False, f"epoch {e} order not predictable"
     if epochs > 1 and torch.equal(got[0], got[1]): return False, "epochs 0 and 1 have the same order"
     return True, f"{epochs} epochs follow epoch_permutation(seed, epoch)"
 
@@ -166,6 +174,7 @@ def verify_determinism(checks:dict, # name -> (ok, message), from the check func
     "Collect check results into a report; raise `RuntimeError` listing failures if asked."
     report = {k: {"ok": bool(v[0]), "message": v[1]} for k, v in checks.items()}
     failed = [f"{k}: {v['message']}" for k, v in report.items() if not v["ok"]]
-    for k, v in report.items(): log.info("determinism check %s: %s (%s)", k, "ok" if v["ok"] else "FAILED", v["message"])
+    for k, v in report.items():
+        log.info("determinism check %s: %s (%s)", k, "ok" if v["ok"] else "FAILED", v["message"])
     if failed and raise_on_fail: raise RuntimeError("determinism checks failed: " + " | ".join(failed))
     return report

@@ -162,7 +162,8 @@ class SGD(OptimConfig):
         check_range("optim.momentum", self.momentum, 0, 1, hi_open=True)
         check_range("optim.dampening", self.dampening, 0, 1)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("optim.nesterov=True requires optim.momentum > 0 and optim.dampening = 0 (as torch.optim.SGD)")
+            raise ValueError("optim.nesterov=True requires optim.momentum > 0 and optim.dampening = 0 "
+                             "(as torch.optim.SGD)")
     def init(self, params:dict)->dict:
         if not self.momentum: return {}
         return {"momentum_buffer": {k: torch.zeros_like(p) for k, p in params.items()}}
@@ -208,10 +209,12 @@ class Adam(OptimConfig):
         check_range("optim.eps", self.eps, 0)
         check_range("optim.eps_root", self.eps_root, 0)
         if self.eps == 0 and self.eps_root == 0:
-            raise ValueError("optim.eps=0 with optim.eps_root=0 divides by zero where the second moment is 0; set one > 0")
+            raise ValueError("optim.eps=0 with optim.eps_root=0 divides by zero where the second moment is 0; "
+                             "set one of them > 0")
         if self.amsgrad:
             raise ValueError(f"optim.amsgrad=True is not supported by {self.name!r}: the running maximum of the second "
-                             "moment is not differentiable where it switches, so metagradients through it are undefined")
+                             "moment is not differentiable where it switches, so metagradients through it are "
+                             "undefined")
     def init(self, params:dict)->dict:
         return {e: {k: torch.zeros_like(p) for k, p in params.items()} for e in ("exp_avg", "exp_avg_sq")}
     def reads(self, step:int)->tuple: return ("exp_avg", "exp_avg_sq") if step > 0 else ()
@@ -250,7 +253,8 @@ def _base_lr(c:OptimConfig, t:int, T:int)->float:
         lo = c.lr * c.final_lr_frac
         return lo + (c.lr - lo) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
     if s == "linear": return c.lr * (1 + (c.final_lr_frac - 1) * min(t, T) / T)
-    lr0 = c.lr / c.div_factor; lr_min = lr0 / c.final_div_factor  # onecycle (torch's cos, two-phase)
+    lr0 = c.lr / c.div_factor
+    lr_min = lr0 / c.final_div_factor  # onecycle (torch's cos, two-phase)
     e1, e2 = float(c.pct_start * T) - 1, T - 1
     cos = lambda a, b, p: b + (a - b) / 2 * (math.cos(math.pi * p) + 1)
     if t <= e1: return cos(lr0, c.lr, t / e1)
@@ -340,7 +344,7 @@ def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor,
 
 # %% ../nbs/03_train.ipynb #3b1dafca
 def atomic_torch_save(obj, path):
-    "`torch.save` written atomically (`io.atomic_write_bytes`): readers never see a partial file; same object, same bytes."
+    "`torch.save` written atomically (`io.atomic_write_bytes`): never a partial file; same object, same bytes."
     buf = io.BytesIO()
     torch.save(obj, buf)   # a buffer: the zip root is 'archive', never a (random) file name
     atomic_write_bytes(path, buf.getvalue())
@@ -366,7 +370,8 @@ def load_state(path, map_location="cpu", optim:Optional[OptimConfig]=None)->tupl
     except Exception as e:
         raise ValueError(f"state file {path} is corrupt or not a saved state ({type(e).__name__}: {e})") from None
     if not isinstance(d, dict) or not {"params", "buffers", "step"} <= set(d) or not {"opt_state", "bufs"} & set(d):
-        raise ValueError(f"state file {path} is not a saved TrainState (keys {sorted(d) if isinstance(d, dict) else type(d)})")
+        keys = sorted(d) if isinstance(d, dict) else type(d)
+        raise ValueError(f"state file {path} is not a saved TrainState (keys {keys})")
     if "opt_state" in d:
         if optim is not None and d.get("optim") not in (None, optim.name):
             raise ValueError(f"state file {path} holds a {d['optim']!r} optimizer state, not {optim.name!r}")
@@ -427,12 +432,15 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
     data = data if data is not None else load_data(cfg.data, dtype)
     n = len(data.train)
-    w = torch.ones(n, dtype=dtype, device=device) if weights is None else torch.as_tensor(weights, dtype=dtype).to(device)
-    if w.shape != (n,): raise ValueError(f"weights has shape {tuple(w.shape)}, expected ({n},) (one per training example)")
+    if weights is None: w = torch.ones(n, dtype=dtype, device=device)
+    else: w = torch.as_tensor(weights, dtype=dtype).to(device)
+    if w.shape != (n,):
+        raise ValueError(f"weights has shape {tuple(w.shape)}, expected ({n},) (one per training example)")
     if model is None: model = build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed)
     model = model.to(device=device, dtype=dtype).train()
     if cfg.train.trainer == "lbfgs": return train_lbfgs(cfg, data, w, model, progress=progress)
-    sched = batch_schedule(n, cfg.train.batch_size, cfg.train.epochs, cfg.train.seed, cfg.train.shuffle, cfg.train.drop_last)
+    tc = cfg.train
+    sched = batch_schedule(n, tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
     T, steps_per_epoch = len(sched), len(sched) // cfg.train.epochs
     st = init_state(model, cfg.optim)
     init, consts = st.clone(), frozen_params(model)
@@ -449,7 +457,8 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
         lrs.append(lr)
         losses.append(loss)
         end_epoch = (t + 1) % steps_per_epoch == 0
-        if (policy == "epoch" and end_epoch) or policy == "all" or (policy == "every" and (t + 1) % cfg.train.checkpoint_every == 0):
+        every = policy == "every" and (t + 1) % cfg.train.checkpoint_every == 0
+        if (policy == "epoch" and end_epoch) or policy == "all" or every:
             e0 = t + 1 - (steps_per_epoch if policy == "epoch" else 1)
             ck = {"step": t + 1, "epoch": (t + 1) / steps_per_epoch, "lr": lr, "lr_mean": sum(lrs[e0:]) / len(lrs[e0:])}
             if checkpoint_dir is not None:
@@ -461,8 +470,9 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
     return TrainResult(model, st, init, sched, lrs, torch.stack(losses).cpu(), ckpts, consts, cfg, w, time.time() - t0)
 
 # %% ../nbs/03_train.ipynb #c4b94175
-def lbfgs_objective(model, params:dict, data:DataSplit, w:torch.Tensor, l2:float, device, dtype, consts=None, buffers=None,
-                    batch=None): # the whole training set from `prepare_batch`, when already on `device` (saves a copy per call)
+def lbfgs_objective(model, params:dict, data:DataSplit, w:torch.Tensor, l2:float, device, dtype, consts=None,
+                    buffers=None,
+                    batch=None): # the whole training set from `prepare_batch` when already on `device` (no copies)
     "`(1/n) Σ w_i ℓ_i + (λ/2)‖θ‖²` over the whole training set."
     n = len(data.train)
     x, y = prepare_batch(data, torch.arange(n), 0, device, dtype) if batch is None else batch
@@ -476,14 +486,18 @@ def train_lbfgs(cfg:RunConfig, data:DataSplit, w:torch.Tensor, model:torch.nn.Mo
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
     st0 = init_state(model, cfg.optim) if init is None else init.clone().to(device, dtype)
     params = {k: v.clone().requires_grad_(True) for k, v in st0.params.items()}
-    opt = torch.optim.LBFGS(list(params.values()), lr=1, max_iter=cfg.train.lbfgs_max_iter, tolerance_grad=cfg.train.lbfgs_tol,
+    opt = torch.optim.LBFGS(list(params.values()), lr=1, max_iter=cfg.train.lbfgs_max_iter,
+                            tolerance_grad=cfg.train.lbfgs_tol,
                             tolerance_change=0.0, history_size=50, line_search_fn="strong_wolfe")
     t0, losses = time.time(), []
     batch, wd = prepare_batch(data, torch.arange(len(data.train)), 0, device, dtype), w.to(device, dtype)
     def closure():
-        opt.zero_grad(); f = lbfgs_objective(model, params, data, wd, cfg.optim.weight_decay, device, dtype, batch=batch)
+        opt.zero_grad()
+        f = lbfgs_objective(model, params, data, wd, cfg.optim.weight_decay, device, dtype, batch=batch)
         if not torch.isfinite(f): raise TrainingDiverged(f"L-BFGS objective is {f.item()}")
-        f.backward(); losses.append(f.detach()); return f
+        f.backward()
+        losses.append(f.detach())
+        return f
     for _ in range(cfg.train.epochs): opt.step(closure)
     st = TrainState({k: v.detach() for k, v in params.items()}, st0.opt_state, st0.buffers, len(losses))
     load_state_into(model, st)
@@ -495,17 +509,28 @@ def evaluate(model:torch.nn.Module, ds, batch_size:int=512, device=None, dtype=N
     "Per-example `losses`, `margins`, `preds` and overall `accuracy` of `model` (eval mode) on `ds`."
     p0 = next(iter(model.parameters()))
     device, dtype = device or p0.device, dtype or p0.dtype
-    was = model.training; model.eval(); L, M, P = [], [], []
+    was = model.training
+    model.eval()
+    L, M, P = [], [], []
     for s in range(0, len(ds), batch_size):
         b = get_batch(ds, torch.arange(s, min(s + batch_size, len(ds))))
         if isinstance(b, dict):
             b = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in b.items()}
-            l = model(b); L.append(l); M.append(-l); P.append(torch.zeros_like(l, dtype=torch.long)); continue
+            l = model(b)
+            L.append(l)
+            M.append(-l)
+            P.append(torch.zeros_like(l, dtype=torch.long))
+            continue
         x, y = b[0].to(device=device, dtype=dtype), b[1].to(device)
-        out = model(x); L.append(F.cross_entropy(out, y, reduction="none"))
+        out = model(x)
+        L.append(F.cross_entropy(out, y, reduction="none"))
         corr = out.gather(1, y[:, None]).squeeze(1)
-        M.append(corr - out.scatter(1, y[:, None], float("-inf")).max(1).values); P.append(out.argmax(1))
+        M.append(corr - out.scatter(1, y[:, None], float("-inf")).max(1).values)
+        P.append(out.argmax(1))
     model.train(was)
     r = {"losses": torch.cat(L).cpu(), "margins": torch.cat(M).cpu(), "preds": torch.cat(P).cpu()}
-    r["accuracy"] = float((r["preds"] == torch.as_tensor(ds.y if hasattr(ds, "y") else [ds[i][1] for i in range(len(ds))])).double().mean()) if not isinstance(b, dict) else float("nan")
+    if isinstance(b, dict): r["accuracy"] = float("nan")
+    else:
+        y = torch.as_tensor(ds.y if hasattr(ds, "y") else [ds[i][1] for i in range(len(ds))])
+        r["accuracy"] = float((r["preds"] == y).double().mean())
     return r
