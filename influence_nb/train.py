@@ -6,8 +6,8 @@
 __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainConfig', 'RunConfig', 'resolve_device', 'clip_grads',
            'SGD', 'Adam', 'AdamW', 'lr_at', 'example_losses', 'weighted_batch_loss', 'TrainState', 'init_state',
            'frozen_params', 'sgd_update', 'train_step', 'atomic_torch_save', 'save_state', 'load_state', 'TrainResult',
-           'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'train', 'lbfgs_objective',
-           'train_lbfgs', 'evaluate']
+           'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'check_schedule', 'train',
+           'lbfgs_objective', 'train_lbfgs', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #c3ed4f02
 import io, logging, math, time
@@ -26,7 +26,7 @@ from .io import atomic_write_bytes
 from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_data
 from .models import ModelConfig, build_model
 from .registry import OPTIMIZERS
-from .seeding import batch_schedule, derive_component_seed
+from .seeding import batch_schedule, derive_component_seed, set_determinism
 
 # %% ../nbs/03_train.ipynb #1b9ee135
 log = logging.getLogger(__name__)
@@ -422,14 +422,49 @@ def load_state_into(model, state:TrainState, consts:Optional[dict]=None):
             t.copy_(v)
     return model
 
+# %% ../nbs/03_train.ipynb #eaf2311e
+def check_schedule(schedule:Sequence, n:int)->list:
+    "A batch order as a list of LongTensors, checked: at least one step, every batch non-empty, ids in `[0, n)`."
+    out = []
+    for t, ids in enumerate(schedule):
+        ids = torch.as_tensor(ids).long().reshape(-1).cpu()
+        if len(ids) == 0: raise ValueError(f"schedule[{t}] is an empty batch")
+        if int(ids.min()) < 0 or int(ids.max()) >= n:
+            raise ValueError(f"schedule[{t}] has ids outside [0, {n}) (min {int(ids.min())}, max {int(ids.max())})")
+        out.append(ids)
+    if not out: raise ValueError("schedule has no steps")
+    return out
+
+def _as_state_dict(init, model:torch.nn.Module)->dict:
+    "Parameters and buffers of `init` (a state dict or `TrainState`), checked against the model's names and shapes."
+    d = {**init.params, **init.buffers} if isinstance(init, TrainState) else dict(init)
+    own = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    bad = sorted(set(d) - set(own))
+    if bad: raise ValueError(f"init has entries the model does not have: {bad[:5]}")
+    shapes = [k for k in d if tuple(d[k].shape) != tuple(own[k].shape)]
+    if shapes:
+        k = shapes[0]
+        raise ValueError(f"init[{k!r}] has shape {tuple(d[k].shape)}, the model's is {tuple(own[k].shape)}")
+    return d
+
+def _load_init(model:torch.nn.Module, init):
+    "Copy `init` (checked by `_as_state_dict`) into the model's parameters and buffers, in place."
+    own = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    with torch.no_grad():
+        for k, v in _as_state_dict(init, model).items(): own[k].copy_(v)
+
 # %% ../nbs/03_train.ipynb #21c719aa
 def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.Tensor]=None,
           model:Optional[torch.nn.Module]=None, # prebuilt model (default: built from cfg and seed)
           callback:Optional[Callable]=None, # callback(t, state_before, ids, lr) before each step
           checkpoint_dir=None, # where 'all'/'every' checkpoints go (default: kept in memory)
-          progress:bool=True)->TrainResult:
+          progress:bool=True,
+          schedule:Optional[Sequence]=None, # explicit batch order: one index array per step (default: seeded)
+          init:Optional[dict]=None, # initial parameters/buffers (a state dict or a `TrainState`; default: the model's)
+         )->TrainResult:
     "Deterministic weighted training of a `RunConfig` (SGD, or full-batch L-BFGS for convex models)."
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
+    if device.type == "cuda": set_determinism(cfg.train.seed)  # deterministic kernels: a replay is then exact
     data = data if data is not None else load_data(cfg.data, dtype)
     n = len(data.train)
     if weights is None: w = torch.ones(n, dtype=dtype, device=device)
@@ -438,10 +473,12 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
         raise ValueError(f"weights has shape {tuple(w.shape)}, expected ({n},) (one per training example)")
     if model is None: model = build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed)
     model = model.to(device=device, dtype=dtype).train()
+    if init is not None: _load_init(model, init)
     if cfg.train.trainer == "lbfgs": return train_lbfgs(cfg, data, w, model, progress=progress)
     tc = cfg.train
-    sched = batch_schedule(n, tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
-    T, steps_per_epoch = len(sched), len(sched) // cfg.train.epochs
+    if schedule is None: sched = batch_schedule(n, tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
+    else: sched = check_schedule(schedule, n)
+    T, steps_per_epoch = len(sched), max(len(sched) // cfg.train.epochs, 1)
     st = init_state(model, cfg.optim)
     init, consts = st.clone(), frozen_params(model)
     lrs, losses, ckpts, t0 = [], [], [], time.time()
