@@ -5,7 +5,7 @@
 - the docs speak of the project only: no references to work-tracking ("the issue", "the seed's", "target met")
   and no paths outside the repository.
 Run alone: `python -m pytest tests/test_style.py`; `python tests/test_style.py` lists every violation."""
-import io, json, re, sys, tokenize
+import ast, io, json, re, sys, tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,34 @@ def violations()->list:
         for j, l in enumerate(py.read_text().splitlines()):
             if len(l) > MAX_LINE: out.append(f"influence_nb/{py.name} line {j + 1}: {len(l)} > {MAX_LINE} characters")
     return out
+
+def import_graph()->dict:
+    "module -> the package modules it imports at module level (relative imports of exported code)."
+    g = {}
+    for py in sorted((ROOT/"influence_nb").glob("*.py")):
+        if py.name.startswith("_"): continue
+        deps = set()
+        for node in ast.parse(py.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps.add(node.module.split(".")[0] if node.module else "")
+        g[py.stem] = sorted(d for d in deps if d)
+    return g
+
+def cycles(g:dict)->list:
+    "Every import cycle of `g`, as a list of module names."
+    out, state = [], {}
+    def visit(m, path):
+        state[m] = 1
+        for d in g.get(m, []):
+            if state.get(d) == 1: out.append(path[path.index(d):] + [d])
+            elif d not in state: visit(d, path + [d])
+        state[m] = 2
+    for m in g:
+        if m not in state: visit(m, [m])
+    return out
+
+def test_import_graph_has_no_cycle():
+    assert not cycles(import_graph()), f"import cycles: {cycles(import_graph())}"
 
 def test_style():
     bad = violations()
