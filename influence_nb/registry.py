@@ -90,7 +90,8 @@ def register_method(name:str, options:Optional[type]=None, help:str="", unavaila
     return deco
 
 # %% ../nbs/00c_registry.ipynb #cb7719bd
-BUILTIN_MODULES = ["train", "data", "models", "multimodal", "magic", "tracin", "influence", "lds", "pipeline"]
+BUILTIN_MODULES = ["train", "data", "models", "multimodal", "magic", "magic_path", "tracin", "influence", "kfac",
+                   "trak", "lds", "pipeline"]
 
 def load_builtins(extra:tuple=()):
     "Import the package's modules (and `extra` module names) so that their registrations run."
