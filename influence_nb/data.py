@@ -4,22 +4,23 @@
 
 # %% auto #0
 __all__ = ['log', 'MNIST_MEAN', 'MNIST_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_CLASSES', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'DATASETS', 'IndexedTensorDataset', 'get_batch', 'DataSplit', 'load_digits_split', 'shared_data_dir',
-           'read_idx', 'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset', 'load_imagefolder',
-           'make_tiny_imagefolder', 'DeterministicAugment', 'flip_labels', 'DataConfig', 'load_data']
+           'IndexedTensorDataset', 'get_batch', 'DataSplit', 'load_digits_split', 'shared_data_dir', 'read_idx',
+           'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset', 'make_tiny_imagefolder',
+           'load_imagefolder', 'DeterministicAugment', 'flip_labels', 'with_builtins', 'DataConfig', 'load_data']
 
-# %% ../nbs/01_data.ipynb #a3e763cd
+# %% ../nbs/01_data.ipynb #a4265aea
 import gzip, logging, os, struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from .config import ConfigBase, check_choice, check_range
+from .registry import DATASETS, load_builtins
 from .seeding import derive_component_seed
 
-# %% ../nbs/01_data.ipynb #1f060923
+# %% ../nbs/01_data.ipynb #44b4e734
 log = logging.getLogger(__name__)
 
 class IndexedTensorDataset(torch.utils.data.Dataset):
@@ -29,11 +30,15 @@ class IndexedTensorDataset(torch.utils.data.Dataset):
         self.x, self.y = x, torch.as_tensor(y).long()
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.y[i], i
-    def get_batch(self, ids): ids = torch.as_tensor(ids).long(); return self.x[ids], self.y[ids]
+    def get_batch(self, ids):
+        ids = torch.as_tensor(ids).long()
+        return self.x[ids], self.y[ids]
     def to(self, device=None, dtype=None):
         "Move (and cast the inputs of) the dataset."
-        return IndexedTensorDataset(self.x.to(device=device, dtype=dtype if self.x.is_floating_point() else None), self.y.to(device))
+        x = self.x.to(device=device, dtype=dtype if self.x.is_floating_point() else None)
+        return IndexedTensorDataset(x, self.y.to(device))
 
+# %% ../nbs/01_data.ipynb #3f2b09ea
 def get_batch(ds, ids):
     "Fetch examples `ids` of `ds` as a batch: `ds.get_batch` when it has one, else stack `ds[i]`."
     if hasattr(ds, "get_batch"): return ds.get_batch(ids)
@@ -42,27 +47,38 @@ def get_batch(ds, ids):
         return {k: (torch.stack([torch.as_tensor(it[k]) for it in items])) for k in items[0]}
     return torch.stack([torch.as_tensor(it[0]) for it in items]), torch.as_tensor([int(it[1]) for it in items])
 
-# %% ../nbs/01_data.ipynb #8621e801
+# %% ../nbs/01_data.ipynb #93006681
 @dataclass
 class DataSplit:
-    "Train and test datasets plus metadata (classes, input shape, normalization for display)."
+    "Train and test datasets plus metadata (classes, input shape, the normalisation applied, for display)."
     train: torch.utils.data.Dataset
     test: torch.utils.data.Dataset
     n_classes: int
     in_shape: tuple
     name: str = ""
     classes: Sequence[str] = ()
-    mean: Optional[Sequence[float]] = None
+    mean: Optional[Sequence[float]] = None  # per-channel normalisation: inputs are (raw - mean) / std
     std: Optional[Sequence[float]] = None
     flipped_ids: Optional[torch.Tensor] = None  # training ids whose labels were flipped (label-noise experiments)
+    pixel_mean: Optional[torch.Tensor] = None  # per-pixel normalisation (one example's shape), e.g. digits
+    pixel_std: Optional[torch.Tensor] = None
+    pixel_range: tuple = (0.0, 1.0)  # the range of `denormalize`d inputs
+    def denormalize(self, x:torch.Tensor)->torch.Tensor:
+        "Inputs `x` (one example `[C, H, W]` or a batch `[B, C, H, W]`) in their original pixel range."
+        if self.pixel_mean is not None: m, s = self.pixel_mean, self.pixel_std
+        elif self.mean is not None:
+            m, s = (torch.as_tensor(v, dtype=torch.float64).reshape(-1, 1, 1) for v in (self.mean, self.std))
+        else: return x
+        return x * s.to(x.device, x.dtype) + m.to(x.device, x.dtype)
     def __repr__(self): return (f"DataSplit({self.name}: {len(self.train)} train, {len(self.test)} test, "
                                 f"{self.n_classes} classes, input {tuple(self.in_shape)})")
 
-# %% ../nbs/01_data.ipynb #c7e97dc7
+# %% ../nbs/01_data.ipynb #22964aac
 def _standardize(xtr, xte, eps=1e-6):
+    "Per-pixel z-scores with the training statistics: `(xtr, xte, mean, std)` (std 1 where a pixel is constant)."
     mu, sd = xtr.mean(0, keepdim=True), xtr.std(0, keepdim=True)
     sd = torch.where(sd < eps, torch.ones_like(sd), sd)
-    return (xtr - mu) / sd, (xte - mu) / sd
+    return (xtr - mu) / sd, (xte - mu) / sd, mu[0], sd[0]
 
 def load_digits_split(seed:int=0, # split seed
                       n_test:int=297, # test examples (the rest train)
@@ -70,15 +86,34 @@ def load_digits_split(seed:int=0, # split seed
     "scikit-learn digits as an in-memory `DataSplit` with images `[N, 1, 8, 8]`."
     from sklearn.datasets import load_digits
     d = load_digits()
-    x = torch.tensor(d.images, dtype=torch.float64).unsqueeze(1); y = torch.tensor(d.target)
+    x, y = torch.tensor(d.images, dtype=torch.float64).unsqueeze(1), torch.tensor(d.target)
     check_range("n_test", n_test, 1, len(x) - 1)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(derive_component_seed(seed, "split")))
     te, tr = perm[:n_test], perm[n_test:]
-    xtr, xte = _standardize(x[tr], x[te])
+    xtr, xte, mu, sd = _standardize(x[tr], x[te])
     return DataSplit(IndexedTensorDataset(xtr.to(dtype), y[tr]), IndexedTensorDataset(xte.to(dtype), y[te]),
-                     10, (1, 8, 8), "digits", [str(i) for i in range(10)])
+                     10, (1, 8, 8), "digits", [str(i) for i in range(10)], pixel_mean=mu, pixel_std=sd,
+                     pixel_range=(0.0, 16.0))
 
-# %% ../nbs/01_data.ipynb #bf0951f3
+def _subset(n_all, n, seed, purpose):
+    "The sorted ids of a seeded `n`-subset of `range(n_all)` (all ids when `n` is None or too large)."
+    if n is None or n >= n_all: return torch.arange(n_all)
+    g = torch.Generator().manual_seed(derive_component_seed(seed, purpose))
+    return torch.randperm(n_all, generator=g)[:n].sort().values
+
+@DATASETS.register("digits", help="scikit-learn's 1,797 8×8 digits (embedded, no download)", classification=True,
+                   needs_root=False)
+def _digits_data(cfg, dtype)->DataSplit:
+    "The digits split of `cfg` (a `DataConfig`), with its seeded `n_train`/`n_test` subsets."
+    sp = load_digits_split(cfg.split_seed, dtype=dtype)
+    if cfg.n_train or cfg.n_test:
+        itr = _subset(len(sp.train), cfg.n_train, cfg.split_seed, "digits_train")
+        ite = _subset(len(sp.test), cfg.n_test, cfg.split_seed, "digits_test")
+        sp.train = IndexedTensorDataset(sp.train.x[itr], sp.train.y[itr])
+        sp.test = IndexedTensorDataset(sp.test.x[ite], sp.test.y[ite])
+    return sp
+
+# %% ../nbs/01_data.ipynb #0cfcb360
 def shared_data_dir()->Optional[Path]:
     "The shared real-data folder, or None when absent."
     env = os.environ.get("INFLUENCE_NB_SHARED_DATA")
@@ -89,7 +124,7 @@ def shared_data_dir()->Optional[Path]:
             if cand.is_dir(): return cand
     return None
 
-# %% ../nbs/01_data.ipynb #044bf17f
+# %% ../nbs/01_data.ipynb #4b1b823e
 def read_idx(path)->np.ndarray:
     "Read an IDX file (gzipped or raw) into a uint8 array."
     path = Path(path)
@@ -97,21 +132,18 @@ def read_idx(path)->np.ndarray:
         alt = path.with_suffix("") if path.suffix == ".gz" else Path(str(path) + ".gz")
         if alt.exists(): path = alt
         else: raise FileNotFoundError(f"IDX file not found: {path} (nor {alt})")
-    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f: raw = f.read()
     magic, = struct.unpack(">I", raw[:4])
     if magic >> 8 != 0x08: raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {magic:#x})")
     nd = magic & 0xFF
     dims = struct.unpack(">" + "I" * nd, raw[4:4 + 4 * nd])
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd)
-    if data.size != int(np.prod(dims)): raise ValueError(f"{path}: expected {int(np.prod(dims))} values, found {data.size}")
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: expected {int(np.prod(dims))} values, found {data.size}")
     return data.reshape(dims)
 
+# %% ../nbs/01_data.ipynb #bb891f6c
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-
-def _subset(n_all, n, seed, purpose):
-    if n is None or n >= n_all: return torch.arange(n_all)
-    g = torch.Generator().manual_seed(derive_component_seed(seed, purpose))
-    return torch.randperm(n_all, generator=g)[:n].sort().values
 
 def load_mnist(root, # folder with the four IDX files (gz or raw)
                n_train:Optional[int]=None, n_test:Optional[int]=None, # optional seeded subsets
@@ -125,34 +157,49 @@ def load_mnist(root, # folder with the four IDX files (gz or raw)
     xtr, ytr = rd("train-images-idx3-ubyte"), rd("train-labels-idx1-ubyte")
     xte, yte = rd("t10k-images-idx3-ubyte"), rd("t10k-labels-idx1-ubyte")
     def prep(x): return ((torch.tensor(x, dtype=torch.float64) / 255. - MNIST_MEAN) / MNIST_STD).unsqueeze(1).to(dtype)
-    itr, ite = _subset(len(xtr), n_train, seed, "mnist_train"), _subset(len(xte), n_test, seed, "mnist_test")
-    return DataSplit(IndexedTensorDataset(prep(xtr[itr.numpy()]), torch.tensor(ytr[itr.numpy()])),
-                     IndexedTensorDataset(prep(xte[ite.numpy()]), torch.tensor(yte[ite.numpy()])),
+    itr = _subset(len(xtr), n_train, seed, "mnist_train").numpy()
+    ite = _subset(len(xte), n_test, seed, "mnist_test").numpy()
+    return DataSplit(IndexedTensorDataset(prep(xtr[itr]), torch.tensor(ytr[itr])),
+                     IndexedTensorDataset(prep(xte[ite]), torch.tensor(yte[ite])),
                      10, (1, 28, 28), "mnist", [str(i) for i in range(10)], [MNIST_MEAN], [MNIST_STD])
 
-# %% ../nbs/01_data.ipynb #720f1cc3
+@DATASETS.register("mnist", help="MNIST from the four IDX files under data.root", classification=True, needs_root=True)
+def _mnist_data(cfg, dtype)->DataSplit: return load_mnist(cfg.root, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
+
+# %% ../nbs/01_data.ipynb #ecd5fa3b
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 def _cifar_tensor(x_uint8_nhwc, dtype):
     x = torch.tensor(np.asarray(x_uint8_nhwc), dtype=torch.float64).permute(0, 3, 1, 2) / 255.
-    m, s = torch.tensor(CIFAR_MEAN, dtype=x.dtype).view(1, 3, 1, 1), torch.tensor(CIFAR_STD, dtype=x.dtype).view(1, 3, 1, 1)
+    m = torch.tensor(CIFAR_MEAN, dtype=x.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(CIFAR_STD, dtype=x.dtype).view(1, 3, 1, 1)
     return ((x - m) / s).to(dtype)
 
 def _cifar_split(xtr, ytr, xte, yte, n_train, n_test, seed, dtype, name):
-    itr, ite = _subset(len(xtr), n_train, seed, "cifar_train").numpy(), _subset(len(xte), n_test, seed, "cifar_test").numpy()
+    itr = _subset(len(xtr), n_train, seed, "cifar_train").numpy()
+    ite = _subset(len(xte), n_test, seed, "cifar_test").numpy()
     return DataSplit(IndexedTensorDataset(_cifar_tensor(xtr[itr], dtype), torch.tensor(np.asarray(ytr)[itr]).long()),
                      IndexedTensorDataset(_cifar_tensor(xte[ite], dtype), torch.tensor(np.asarray(yte)[ite]).long()),
                      10, (3, 32, 32), name, CIFAR_CLASSES, list(CIFAR_MEAN), list(CIFAR_STD))
 
-def load_cifar10_subset(path, n_train:Optional[int]=None, n_test:Optional[int]=None, seed:int=0, dtype=torch.float32)->DataSplit:
+def load_cifar10_subset(path, # the npz file, or the folder holding cifar10_subset.npz
+                        n_train:Optional[int]=None, n_test:Optional[int]=None, seed:int=0,
+                        dtype=torch.float32)->DataSplit:
     "The exact-pixel CIFAR-10 subset stored as an npz (x_train, y_train, x_test, y_test; NHWC uint8)."
     path = Path(path)
     if path.is_dir(): path = path/"cifar10_subset.npz"
     if not path.exists(): raise FileNotFoundError(f"CIFAR-10 subset file not found: {path}")
     z = np.load(path)
-    return _cifar_split(z["x_train"], z["y_train"], z["x_test"], z["y_test"], n_train, n_test, seed, dtype, "cifar10_subset")
+    return _cifar_split(z["x_train"], z["y_train"], z["x_test"], z["y_test"], n_train, n_test, seed, dtype,
+                        "cifar10_subset")
 
+@DATASETS.register("cifar10_subset", help="the exact-pixel CIFAR-10 subset npz under data.root",
+                   classification=True, needs_root=True)
+def _cifar10_subset_data(cfg, dtype)->DataSplit:
+    return load_cifar10_subset(cfg.root, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
+
+# %% ../nbs/01_data.ipynb #235ac33e
 def load_cifar10(root, download:bool=False, n_train:Optional[int]=None, n_test:Optional[int]=None,
                  seed:int=0, dtype=torch.float32)->DataSplit:
     "CIFAR-10 through torchvision's layout under `root` (downloads only when `download=True`)."
@@ -165,9 +212,12 @@ def load_cifar10(root, download:bool=False, n_train:Optional[int]=None, n_test:O
                                 f"to fetch it, or copy torchvision's cifar-10-batches-py folder there.") from None
     return _cifar_split(tr.data, tr.targets, te.data, te.targets, n_train, n_test, seed, dtype, "cifar10")
 
-# %% ../nbs/01_data.ipynb #67c71311
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+@DATASETS.register("cifar10", help="CIFAR-10 in torchvision's layout under data.root (data.download to fetch it)",
+                   classification=True, needs_root=True)
+def _cifar10_data(cfg, dtype)->DataSplit:
+    return load_cifar10(cfg.root, cfg.download, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
 
+# %% ../nbs/01_data.ipynb #8b54e574
 class IndexedSubset(torch.utils.data.Dataset):
     "A subset of a `(x, y)` dataset that returns `(x, y, idx)` with ids renumbered 0..n-1."
     def __init__(self, ds, ids): self.ds, self.ids = ds, [int(i) for i in ids]
@@ -178,19 +228,39 @@ class IndexedSubset(torch.utils.data.Dataset):
     @property
     def targets(self): return [self.ds.targets[j] for j in self.ids]
 
+# %% ../nbs/01_data.ipynb #187359e2
+def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), per_class:int=6,
+                          size:int=40, seed:int=0)->Path:
+    "Write a tiny ImageFolder tree of coloured noise PNGs (for tests and demos; no downloads)."
+    from PIL import Image
+    root, g = Path(root), np.random.default_rng(derive_component_seed(seed, "tiny_imagefolder"))
+    for ci, c in enumerate(classes):
+        (root/c).mkdir(parents=True, exist_ok=True)
+        for j in range(per_class):
+            base = np.zeros((size, size, 3))
+            base[..., ci % 3] = 160
+            img = np.clip(base + g.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(root/c/f"{c}_{j:03d}.png")
+    return root
+
+# %% ../nbs/01_data.ipynb #edbe1ad6
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
 def load_imagefolder(root, # ImageFolder training tree root/<class>/<img>
                      test_root=None, # optional separate test tree
                      image_size:int=224, test_frac:float=0.2, seed:int=0)->DataSplit:
     "An ImageFolder tree as a `DataSplit` (images resized to `image_size`, ImageNet normalization)."
     from torchvision import datasets, transforms
     root = Path(root)
-    if not root.is_dir(): raise FileNotFoundError(f"ImageFolder root {root} does not exist (expected root/<class>/<image>)")
+    if not root.is_dir():
+        raise FileNotFoundError(f"ImageFolder root {root} does not exist (expected root/<class>/<image>)")
     tf = transforms.Compose([transforms.Resize((image_size, image_size)), transforms.ToTensor(),
                              transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     full = datasets.ImageFolder(str(root), transform=tf)
     if test_root is not None:
         te_full = datasets.ImageFolder(str(test_root), transform=tf)
-        if te_full.classes != full.classes: raise ValueError(f"test classes {te_full.classes} != train classes {full.classes}")
+        if te_full.classes != full.classes:
+            raise ValueError(f"test classes {te_full.classes} != train classes {full.classes}")
         tr, te = IndexedSubset(full, range(len(full))), IndexedSubset(te_full, range(len(te_full)))
     else:
         check_range("test_frac", test_frac, 0, 1, lo_open=True, hi_open=True)
@@ -200,21 +270,12 @@ def load_imagefolder(root, # ImageFolder training tree root/<class>/<img>
     return DataSplit(tr, te, len(full.classes), (3, image_size, image_size), "imagefolder", full.classes,
                      list(IMAGENET_MEAN), list(IMAGENET_STD))
 
-# %% ../nbs/01_data.ipynb #cede3f49
-def make_tiny_imagefolder(root, classes:Sequence[str]=("cat", "dog", "horse"), per_class:int=6,
-                          size:int=40, seed:int=0)->Path:
-    "Write a tiny ImageFolder tree of coloured noise PNGs (for tests and demos; no downloads)."
-    from PIL import Image
-    root = Path(root); g = np.random.default_rng(derive_component_seed(seed, "tiny_imagefolder"))
-    for ci, c in enumerate(classes):
-        (root/c).mkdir(parents=True, exist_ok=True)
-        for j in range(per_class):
-            base = np.zeros((size, size, 3)); base[..., ci % 3] = 160
-            img = np.clip(base + g.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
-            Image.fromarray(img).save(root/c/f"{c}_{j:03d}.png")
-    return root
+@DATASETS.register("imagefolder", help="an ImageFolder tree root/<class>/<image> (data.test_root: a test tree)",
+                   classification=True, needs_root=True)
+def _imagefolder_data(cfg, dtype)->DataSplit:
+    return load_imagefolder(cfg.root, cfg.test_root, cfg.image_size, seed=cfg.split_seed)
 
-# %% ../nbs/01_data.ipynb #6e5784d8
+# %% ../nbs/01_data.ipynb #a3c44f3d
 class DeterministicAugment:
     "Random crop + flip whose draws depend only on `(seed, step, idx)`."
     def __init__(self, seed:int, pad:int=4, flip:bool=True): self.seed, self.pad, self.flip = seed, pad, flip
@@ -224,7 +285,7 @@ class DeterministicAugment:
         return r[0], r[1], bool(self.flip and torch.rand((), generator=g).item() < 0.5)
     def __call__(self, x:torch.Tensor, ids, step:int)->torch.Tensor:
         "Augment batch `x` `[B, C, H, W]` whose example ids are `ids` at training step `step`."
-        H, W = x.shape[-2:]; p = self.pad
+        (H, W), p = x.shape[-2:], self.pad
         xp = torch.nn.functional.pad(x, (p, p, p, p)) if p else x
         out = []
         for xi, i in zip(xp, torch.as_tensor(ids).tolist()):
@@ -233,24 +294,29 @@ class DeterministicAugment:
             out.append(c.flip(-1) if fl else c)
         return torch.stack(out)
 
-# %% ../nbs/01_data.ipynb #b0dec985
+# %% ../nbs/01_data.ipynb #c62112e2
 def flip_labels(y:torch.Tensor, frac:float, n_classes:int, seed:int=0):
     "Flip `frac` of labels to another class; returns `(new_y, flipped_ids)`."
     check_range("frac", frac, 0, 1)
-    y = torch.as_tensor(y).clone(); n = len(y); k = int(round(frac * n))
+    y = torch.as_tensor(y).clone()
+    n = len(y)
+    k = int(round(frac * n))
     g = torch.Generator().manual_seed(derive_component_seed(seed, "label_noise"))
     ids = torch.randperm(n, generator=g)[:k].sort().values
     shift = torch.randint(1, n_classes, (k,), generator=g)
     y[ids] = (y[ids] + shift) % n_classes
     return y, ids
 
-# %% ../nbs/01_data.ipynb #fa8507ba
-DATASETS = ("digits", "mnist", "cifar10", "cifar10_subset", "imagefolder", "multimodal")
+# %% ../nbs/01_data.ipynb #ad9a1243
+def with_builtins(registry, name:str):
+    "`registry`, after importing the package's modules (`load_builtins`) if `name` is not registered yet."
+    if name not in registry: load_builtins()
+    return registry
 
 @dataclass
 class DataConfig(ConfigBase):
     "Which data, where, and how much."
-    name: str = "digits"
+    name: str = "digits" # a registered dataset: see `influence_nb.registry.DATASETS`
     root: Optional[str] = None # data folder (not needed for digits)
     test_root: Optional[str] = None # separate test tree (imagefolder) or test jsonl (multimodal)
     image_root: Optional[str] = None # images folder (multimodal)
@@ -262,31 +328,25 @@ class DataConfig(ConfigBase):
     image_size: int = 224 # imagefolder resize
     download: bool = False # allow torchvision to download CIFAR-10
     def validate(self):
-        check_choice("data.name", self.name, DATASETS)
+        check_choice("data.name", self.name, with_builtins(DATASETS, self.name))
         check_range("data.label_noise", self.label_noise, 0, 1)
         check_range("data.n_train", self.n_train, 1, allow_none=True)
         check_range("data.n_test", self.n_test, 1, allow_none=True)
         check_range("data.image_size", self.image_size, 8)
-        if self.name in ("mnist", "cifar10", "cifar10_subset", "imagefolder", "multimodal") and not self.root:
+        meta = DATASETS.meta(self.name)
+        if meta.get("needs_root") and not self.root:
             raise ValueError(f"data.root is required for data.name={self.name!r} (the folder holding the data)")
+        if self.label_noise > 0 and not meta.get("classification"):
+            raise ValueError(f"data.label_noise={self.label_noise} needs a classification dataset; "
+                             f"data.name={self.name!r} is not one")
 
+# %% ../nbs/01_data.ipynb #8b2089f7
 def load_data(cfg:DataConfig, dtype=torch.float32)->DataSplit:
     "Load the `DataSplit` a `DataConfig` describes (label noise applied to the training set)."
-    n, r = cfg.name, cfg.root
-    if n == "digits":
-        sp = load_digits_split(cfg.split_seed, dtype=dtype)
-        if cfg.n_train or cfg.n_test:
-            itr, ite = _subset(len(sp.train), cfg.n_train, cfg.split_seed, "digits_train"), _subset(len(sp.test), cfg.n_test, cfg.split_seed, "digits_test")
-            sp.train, sp.test = IndexedTensorDataset(sp.train.x[itr], sp.train.y[itr]), IndexedTensorDataset(sp.test.x[ite], sp.test.y[ite])
-    elif n == "mnist": sp = load_mnist(r, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
-    elif n == "cifar10": sp = load_cifar10(r, cfg.download, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
-    elif n == "cifar10_subset": sp = load_cifar10_subset(r, cfg.n_train, cfg.n_test, cfg.split_seed, dtype)
-    elif n == "imagefolder": sp = load_imagefolder(r, cfg.test_root, cfg.image_size, seed=cfg.split_seed)
-    else:
-        from influence_nb.multimodal import load_multimodal
-        return load_multimodal(cfg, dtype)
+    sp = with_builtins(DATASETS, cfg.name)[cfg.name](cfg, dtype)
     if cfg.label_noise > 0:
-        if not isinstance(sp.train, IndexedTensorDataset): raise ValueError("data.label_noise needs an in-memory dataset")
+        if not (torch.is_tensor(getattr(sp.train, "x", None)) and torch.is_tensor(getattr(sp.train, "y", None))):
+            raise ValueError(f"data.label_noise needs an in-memory dataset; data.name={cfg.name!r} is not one")
         ynew, ids = flip_labels(sp.train.y, cfg.label_noise, sp.n_classes, cfg.split_seed)
-        sp.train = IndexedTensorDataset(sp.train.x, ynew); sp.flipped_ids = ids
+        sp.train, sp.flipped_ids = IndexedTensorDataset(sp.train.x, ynew), ids
     return sp

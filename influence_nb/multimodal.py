@@ -4,14 +4,13 @@
 
 # %% auto #0
 __all__ = ['NUMBER_WORDS', 'PROMPTS', 'SPECIALS', 'make_digits_multimodal', 'WordTokenizer', 'read_jsonl', 'MultimodalDataset',
-           'load_multimodal', 'Block', 'TinyMultimodalLM', 'build_multimodal', 'answer_accuracy',
-           'multimodal_helpful_harmful_figure']
+           'multimodal_helpful_harmful_figure', 'load_multimodal', 'Block', 'TinyMultimodalLM', 'answer_accuracy',
+           'build_multimodal']
 
-# %% ../nbs/11_multimodal.ipynb #c3e40c8b
-import json, logging, math, re, textwrap
-from dataclasses import dataclass
+# %% ../nbs/11_multimodal.ipynb #e8933c48
+import json, math, re, textwrap
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -20,9 +19,10 @@ from torch import nn
 
 from .data import DataSplit
 from .io import atomic_write_text
+from .registry import DATASETS, MODELS
 from .seeding import derive_component_seed
 
-# %% ../nbs/11_multimodal.ipynb #fa38ddb3
+# %% ../nbs/11_multimodal.ipynb #aaaa76f7
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 PROMPTS = ["what digit is this ?", "which number is shown ?", "name the digit ."]
 
@@ -30,39 +30,46 @@ def make_digits_multimodal(root, n_train:int=1000, n_test:int=200, seed:int=0, i
     "Write digits PNGs and `train.jsonl`/`test.jsonl` records (image, prompt, answer) under `root`."
     from PIL import Image
     from sklearn.datasets import load_digits
-    root = Path(root); (root/"images").mkdir(parents=True, exist_ok=True)
-    d = load_digits(); g = np.random.default_rng(derive_component_seed(seed, "multimodal_data"))
+    root = Path(root)
+    (root/"images").mkdir(parents=True, exist_ok=True)
+    d, g = load_digits(), np.random.default_rng(derive_component_seed(seed, "multimodal_data"))
     perm = g.permutation(len(d.images))[:n_train + n_test]
     paths = {}
     for split, ids in (("train", perm[:n_train]), ("test", perm[n_train:])):
         lines = []
         for j, i in enumerate(ids):
-            img = Image.fromarray((d.images[i] * 255 / 16).astype(np.uint8)).resize((image_size, image_size), Image.NEAREST)
-            rel = f"images/{split}_{j:05d}.png"; img.save(root/rel)
+            img = Image.fromarray((d.images[i] * 255 / 16).astype(np.uint8))
+            img = img.resize((image_size, image_size), Image.NEAREST)
+            rel = f"images/{split}_{j:05d}.png"
+            img.save(root/rel)
             lines.append(json.dumps({"id": j, "image": rel, "prompt": PROMPTS[int(g.integers(len(PROMPTS)))],
                                      "answer": NUMBER_WORDS[int(d.target[i])]}))
         paths[split] = atomic_write_text(root/f"{split}.jsonl", "\n".join(lines) + "\n")
     return {"train_jsonl": paths["train"], "test_jsonl": paths["test"], "image_root": root}
 
-# %% ../nbs/11_multimodal.ipynb #d020c12a
+# %% ../nbs/11_multimodal.ipynb #2582c6b0
 SPECIALS = ["<pad>", "<unk>", "<bos>", "<sep>", "<eos>"]
 
 class WordTokenizer:
     "Lower-case word-level tokenizer with a sorted vocabulary fitted on training text."
-    def __init__(self, vocab:Sequence[str]): self.vocab = list(vocab); self.index = {w: i for i, w in enumerate(self.vocab)}
+    pad, unk, bos, sep, eos = 0, 1, 2, 3, 4
+    def __init__(self, vocab:Sequence[str]):
+        self.vocab = list(vocab)
+        self.index = {w: i for i, w in enumerate(self.vocab)}
     @staticmethod
     def split(text:str)->list: return re.findall(r"[a-z0-9]+|[^\sa-z0-9]", text.lower())
     @classmethod
-    def fit(cls, texts:Sequence[str]): return cls(SPECIALS + sorted({w for t in texts for w in cls.split(t)} - set(SPECIALS)))
-    def encode(self, text:str)->list: return [self.index.get(w, 1) for w in self.split(text)]
+    def fit(cls, texts:Sequence[str]):
+        "The tokenizer whose vocabulary is the specials then the sorted words of `texts`."
+        return cls(SPECIALS + sorted({w for t in texts for w in cls.split(t)} - set(SPECIALS)))
+    def encode(self, text:str)->list: return [self.index.get(w, self.unk) for w in self.split(text)]
     def decode(self, ids)->str: return " ".join(self.vocab[int(i)] for i in ids if int(i) >= len(SPECIALS))
     def __len__(self): return len(self.vocab)
     def to_json(self)->str: return json.dumps({"vocab": self.vocab})
     @classmethod
     def from_json(cls, s:str): return cls(json.loads(s)["vocab"])
-    pad, unk, bos, sep, eos = 0, 1, 2, 3, 4
 
-# %% ../nbs/11_multimodal.ipynb #f53b3440
+# %% ../nbs/11_multimodal.ipynb #ce90d6c5
 def read_jsonl(path)->list:
     "Records of a jsonl file, with a clear error naming the line of a bad record."
     p = Path(path)
@@ -77,21 +84,24 @@ def read_jsonl(path)->list:
         out.append(r)
     return out
 
+# %% ../nbs/11_multimodal.ipynb #c2f1f690
 class MultimodalDataset(torch.utils.data.Dataset):
-    "jsonl records as in-memory dict examples (`input_ids`, `labels`, `attention_mask`, `pixel_values`, `image_flags`, `sample_index`)."
+    "jsonl records as in-memory dict examples (`input_ids`, `labels`, `attention_mask`, `pixel_values`, ...)."
     def __init__(self, records:Sequence[dict], image_root, tok:WordTokenizer, max_len:int=12, image_size:int=8):
         from PIL import Image
-        n = len(records); self.records, self.tok = list(records), tok
-        self.input_ids = torch.full((n, max_len), tok.pad); self.labels = torch.full((n, max_len), -100)
-        self.pixel_values = torch.zeros(n, 1, image_size, image_size); self.image_flags = torch.zeros(n, dtype=torch.long)
-        self.answers = torch.zeros(n, dtype=torch.long)
+        n = len(records)
+        self.records, self.tok = list(records), tok
+        self.input_ids, self.labels = torch.full((n, max_len), tok.pad), torch.full((n, max_len), -100)
+        self.pixel_values = torch.zeros(n, 1, image_size, image_size)
+        self.image_flags, self.answers = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
         for i, r in enumerate(records):
             p, a = tok.encode(r["prompt"]), tok.encode(r["answer"])
             ids = [tok.bos] + p + [tok.sep] + a + [tok.eos]
             if len(ids) > max_len: raise ValueError(f"record {i}: {len(ids)} tokens > max_len={max_len}")
             self.input_ids[i, :len(ids)] = torch.tensor(ids)
             s = len(p) + 1  # position of <sep>: predicts the first answer token
-            self.labels[i, s:s + len(a) + 1] = torch.tensor(a + [tok.eos]); self.answers[i] = a[0]
+            self.labels[i, s:s + len(a) + 1] = torch.tensor(a + [tok.eos])
+            self.answers[i] = a[0]
             if r.get("image"):
                 ip = Path(image_root)/r["image"]
                 if not ip.exists(): raise FileNotFoundError(f"record {i}: image not found: {ip}")
@@ -102,15 +112,76 @@ class MultimodalDataset(torch.utils.data.Dataset):
         self.y = self.answers  # the 'label' used by reports: the first answer token
     def __len__(self): return len(self.input_ids)
     def get_batch(self, ids)->dict:
+        "The dict batch of records `ids` (`sample_index`: the ids)."
         ids = torch.as_tensor(ids).long()
-        return {"input_ids": self.input_ids[ids], "labels": self.labels[ids], "attention_mask": self.attention_mask[ids],
-                "pixel_values": self.pixel_values[ids], "image_flags": self.image_flags[ids], "sample_index": ids}
-    def __getitem__(self, i): b = self.get_batch([i]); return {k: v[0] for k, v in b.items()}
+        return {"input_ids": self.input_ids[ids], "labels": self.labels[ids],
+                "attention_mask": self.attention_mask[ids], "pixel_values": self.pixel_values[ids],
+                "image_flags": self.image_flags[ids], "sample_index": ids}
+    def __getitem__(self, i):
+        b = self.get_batch([i])
+        return {k: v[0] for k, v in b.items()}
 
-def load_multimodal(cfg, dtype=torch.float32)->DataSplit:
-    "The `DataSplit` of a multimodal `DataConfig` (root = train jsonl, test_root = test jsonl, image_root); square images at their own size."
+# %% ../nbs/11_multimodal.ipynb #073b10d5
+def _record_text(ds:MultimodalDataset, i:int, width:int=24)->str:
+    r = ds.records[int(i)]
+    return textwrap.fill(f"{r['prompt']} → {r['answer']}", width)
+
+def _show_record(ax, data:DataSplit, ds:MultimodalDataset, i:int):
+    "Draw record i's image (in 0..1: `data.denormalize`) on `ax`, or say it has none."
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if int(ds.image_flags[i]) == 0:
+        ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=8)
+        return
+    x = data.denormalize(ds.pixel_values[i].detach().double().cpu()).clamp(0, 1)
+    ax.imshow(x[0] if x.shape[0] == 1 else x.permute(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+
+def multimodal_helpful_harmful_figure(data:DataSplit, # the `DataSplit` of `data.name='multimodal'`
+                                      scores, # one target's scores `[n_train]` (or `[1, n_train]`)
+                                      target_id:int, k:int=4, method:str=""):
+    "Test record `target_id` beside its `k` most helpful (top) and most harmful (bottom) training records and scores."
+    import matplotlib.pyplot as plt
+    tr, te = data.train, data.test
+    if not all(hasattr(d, a) for d in (tr, te) for a in ("records", "pixel_values", "image_flags")):
+        got = getattr(data, "name", type(data).__name__)
+        raise TypeError(f"expected the DataSplit of data.name='multimodal' (got {got!r})")
+    s = (scores.detach().cpu() if torch.is_tensor(scores) else torch.as_tensor(np.asarray(scores))).double()
+    if s.ndim == 2 and s.shape[0] == 1: s = s[0]
+    if s.shape != (len(tr),):
+        raise ValueError(f"scores has shape {tuple(s.shape)}, expected ({len(tr)},): "
+                         "one target's row of the [K, n_train] scores")
+    target_id = int(target_id)
+    if not 0 <= target_id < len(te): raise IndexError(f"target_id={target_id} is not a test id in [0, {len(te)})")
+    k = max(1, min(int(k), len(s)))
+    (hv, hi), (lv, li) = s.topk(k), (-s).topk(k)
+    ans = te.records[target_id]["answer"]
+    fig = plt.figure(figsize=(1.9 * (k + 1) + 0.4, 5.4))
+    gs = fig.add_gridspec(2, k + 1)
+    ax = fig.add_subplot(gs[:, 0])
+    _show_record(ax, data, te, target_id)
+    ax.set_title(f"test #{target_id}\n{_record_text(te, target_id, 18)}", fontsize=9, fontweight="bold")
+    for row, (vals, ids, name) in enumerate(((hv, hi, "most helpful"), (-lv, li, "most harmful"))):
+        for j in range(k):
+            a, i = fig.add_subplot(gs[row, j + 1]), int(ids[j])
+            _show_record(a, data, tr, i)
+            a.set_title(f"#{i}  S={vals[j].item():+.2e}\n{_record_text(tr, i)}", fontsize=7,
+                        color="tab:green" if tr.records[i]["answer"] == ans else "tab:red")
+            if j == 0: a.set_ylabel(name, fontsize=9)
+    fig.suptitle(f"{method + ': ' if method else ''}test #{target_id} and its {k} most helpful (top) and most "
+                 "harmful (bottom) training records (green: same answer)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/11_multimodal.ipynb #8e92a969
+@DATASETS.register("multimodal", help="image + prompt → answer records: data.root (train jsonl), data.test_root (test "
+                   "jsonl), data.image_root", classification=False, needs_root=True,
+                   helpful_harmful_figure=multimodal_helpful_harmful_figure)
+def load_multimodal(cfg, # a `DataConfig`: root = train jsonl, test_root = test jsonl, image_root = images folder
+                    dtype=torch.float32)->DataSplit:
+    "The `DataSplit` of a multimodal `DataConfig`; square images at their own size."
     if not cfg.test_root or not cfg.image_root:
-        raise ValueError("multimodal data needs data.root (train jsonl), data.test_root (test jsonl) and data.image_root")
+        raise ValueError("multimodal data needs data.root (train jsonl), data.test_root (test jsonl) and "
+                         "data.image_root")
     tr, te = read_jsonl(cfg.root), read_jsonl(cfg.test_root)
     if cfg.n_train: tr = tr[:cfg.n_train]
     if cfg.n_test: te = te[:cfg.n_test]
@@ -118,44 +189,50 @@ def load_multimodal(cfg, dtype=torch.float32)->DataSplit:
     from PIL import Image
     first = next((r["image"] for r in tr if r.get("image")), None)
     size = Image.open(Path(cfg.image_root)/first).size[0] if first else 8  # the images' own size: no resizing
-    dtr, dte = MultimodalDataset(tr, cfg.image_root, tok, image_size=size), MultimodalDataset(te, cfg.image_root, tok, image_size=size)
+    dtr = MultimodalDataset(tr, cfg.image_root, tok, image_size=size)
+    dte = MultimodalDataset(te, cfg.image_root, tok, image_size=size)
     dtr.pixel_values, dte.pixel_values = dtr.pixel_values.to(dtype), dte.pixel_values.to(dtype)
-    return DataSplit(dtr, dte, len(tok), (1, size, size), "multimodal", tok.vocab)
+    return DataSplit(dtr, dte, len(tok), (1, size, size), "multimodal", tok.vocab, mean=[0.5], std=[0.5])
 
-# %% ../nbs/11_multimodal.ipynb #0996768c
+# %% ../nbs/11_multimodal.ipynb #e093e459
 class Block(nn.Module):
     "Pre-norm Transformer block with explicit (math) causal attention."
     def __init__(self, d:int, heads:int):
-        super().__init__(); self.h = heads
+        super().__init__()
+        self.h = heads
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
         self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
         self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
     def forward(self, x, mask):
-        B, T, D = x.shape; q, k, v = self.qkv(self.ln1(x)).split(D, -1)
-        sh = lambda t: t.reshape(B, T, self.h, D // self.h).transpose(1, 2)
-        q, k, v = sh(q), sh(k), sh(v)
+        B, T, D = x.shape
+        q, k, v = (t.reshape(B, T, self.h, D // self.h).transpose(1, 2) for t in self.qkv(self.ln1(x)).split(D, -1))
         att = (q @ k.transpose(-1, -2)) / math.sqrt(D // self.h)
         att = att.masked_fill(~mask, -1e9).softmax(-1)
         x = x + self.proj((att @ v).transpose(1, 2).reshape(B, T, D))
         return x + self.mlp(self.ln2(x))
 
+# %% ../nbs/11_multimodal.ipynb #bcbe2fe2
 class TinyMultimodalLM(nn.Module):
     "Image patches as prefix tokens + causal Transformer over text; `forward(batch)` returns per-example answer loss."
-    def __init__(self, vocab:int, d:int=32, heads:int=2, layers:int=1, patch:int=4, image_size:int=8, channels:int=1, max_len:int=12):
+    def __init__(self, vocab:int, d:int=32, heads:int=2, layers:int=1, patch:int=4, image_size:int=8, channels:int=1,
+                 max_len:int=12):
         super().__init__()
         self.patch, self.n_patches = patch, (image_size // patch) ** 2
-        self.patch_embed = nn.Linear(channels * patch * patch, d); self.tok_embed = nn.Embedding(vocab, d)
+        self.patch_embed, self.tok_embed = nn.Linear(channels * patch * patch, d), nn.Embedding(vocab, d)
         self.pos = nn.Parameter(torch.randn(self.n_patches + max_len, d) * 0.02)
         self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
         self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
     def logits(self, batch:dict)->torch.Tensor:
         "Next-token logits at the text positions `[B, L, vocab]`."
-        px = batch["pixel_values"]; B = px.shape[0]
+        px = batch["pixel_values"]
+        B = px.shape[0]
         patches = F.unfold(px, self.patch, stride=self.patch).transpose(1, 2)  # [B, P, C*p*p]
         img = self.patch_embed(patches) * batch["image_flags"].to(px.dtype)[:, None, None]
         x = torch.cat([img, self.tok_embed(batch["input_ids"])], 1)
-        T = x.shape[1]; x = x + self.pos[:T]
-        keep = torch.cat([torch.ones(B, self.n_patches, dtype=torch.bool, device=px.device), batch["attention_mask"].bool()], 1)
+        T = x.shape[1]
+        x = x + self.pos[:T]
+        keep = torch.cat([torch.ones(B, self.n_patches, dtype=torch.bool, device=px.device),
+                          batch["attention_mask"].bool()], 1)
         mask = torch.ones(T, T, dtype=torch.bool, device=px.device).tril()[None, None] & keep[:, None, None, :]
         for b in self.blocks: x = b(x, mask)
         return self.head(self.ln(x))[:, self.n_patches:]
@@ -165,58 +242,27 @@ class TinyMultimodalLM(nn.Module):
         m = (lab != -100).to(l.dtype)
         return (l * m).sum(1) / m.sum(1).clamp_min(1)
 
-def build_multimodal(cfg, n_classes:int, in_shape:tuple=(1, 8, 8))->TinyMultimodalLM:
-    "Build the multimodal model from a `ModelConfig` (`extra`: d, heads, layers, patch, max_len) for images `in_shape`."
-    e = {"d": 32, "heads": 2, "layers": 1, "patch": 4, "max_len": 12, **(cfg.extra or {})}
-    e.update(channels=in_shape[0], image_size=in_shape[-1])
-    return TinyMultimodalLM(n_classes, **e)
-
+# %% ../nbs/11_multimodal.ipynb #7936d1a0
 @torch.no_grad()
 def answer_accuracy(model:TinyMultimodalLM, ds:MultimodalDataset)->float:
     "Fraction of records whose first answer token is predicted correctly (greedy, teacher-forced prompt)."
-    p0 = next(model.parameters()); b = ds.get_batch(torch.arange(len(ds)))
+    p0, b = next(model.parameters()), ds.get_batch(torch.arange(len(ds)))
     b = {k: (v.to(p0) if v.is_floating_point() else v.to(p0.device)) for k, v in b.items()}
-    was = model.training; model.eval(); lg = model.logits(b); model.train(was)
+    was = model.training
+    model.eval()
+    lg = model.logits(b)
+    model.train(was)
     first = (b["labels"] != -100).long().argmax(1)
     pred = lg[torch.arange(len(ds)), first].argmax(-1)
     return float((pred.cpu() == ds.answers).double().mean())
 
-# %% ../nbs/11_multimodal.ipynb #85e11173
-def _record_text(ds:MultimodalDataset, i:int, width:int=24)->str:
-    r = ds.records[int(i)]
-    return textwrap.fill(f"{r['prompt']} → {r['answer']}", width)
-
-def _show_record(ax, ds:MultimodalDataset, i:int):
-    "Draw record i's image (stored as pixel/127.5 − 1) on `ax`, or say it has none."
-    ax.set_xticks([]); ax.set_yticks([])
-    if int(ds.image_flags[i]) == 0: ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=8); return
-    x = ((ds.pixel_values[i].detach().double().cpu() + 1) / 2).clamp(0, 1)
-    ax.imshow(x[0] if x.shape[0] == 1 else x.permute(1, 2, 0), cmap="gray", vmin=0, vmax=1)
-
-def multimodal_helpful_harmful_figure(data, scores, target_id:int, k:int=4, method:str=""):
-    "Test record `target_id` (image, prompt → answer) beside its `k` most helpful (top) and most harmful (bottom) training records with their scores."
-    import matplotlib.pyplot as plt
-    tr, te = data.train, data.test
-    if not all(hasattr(d, a) for d in (tr, te) for a in ("records", "pixel_values", "image_flags")):  # MultimodalDataset
-        raise TypeError(f"expected the DataSplit of data.name='multimodal' (got {getattr(data, 'name', type(data).__name__)!r})")
-    s = (scores.detach().cpu() if torch.is_tensor(scores) else torch.as_tensor(np.asarray(scores))).double()
-    if s.ndim == 2 and s.shape[0] == 1: s = s[0]
-    if s.shape != (len(tr),):
-        raise ValueError(f"scores has shape {tuple(s.shape)}, expected ({len(tr)},): one target's row of the [K, n_train] scores")
-    target_id = int(target_id)
-    if not 0 <= target_id < len(te): raise IndexError(f"target_id={target_id} is not a test id in [0, {len(te)})")
-    k = max(1, min(int(k), len(s)))
-    hv, hi = s.topk(k); lv, li = (-s).topk(k)
-    ans = te.records[target_id]["answer"]
-    fig = plt.figure(figsize=(1.9 * (k + 1) + 0.4, 5.4)); gs = fig.add_gridspec(2, k + 1)
-    ax = fig.add_subplot(gs[:, 0]); _show_record(ax, te, target_id)
-    ax.set_title(f"test #{target_id}\n{_record_text(te, target_id, 18)}", fontsize=9, fontweight="bold")
-    for row, (vals, ids, name) in enumerate(((hv, hi, "most helpful"), (-lv, li, "most harmful"))):
-        for j in range(k):
-            a = fig.add_subplot(gs[row, j + 1]); i = int(ids[j]); _show_record(a, tr, i)
-            a.set_title(f"#{i}  S={vals[j].item():+.2e}\n{_record_text(tr, i)}", fontsize=7,
-                        color="tab:green" if tr.records[i]["answer"] == ans else "tab:red")
-            if j == 0: a.set_ylabel(name, fontsize=9)
-    fig.suptitle(f"{method + ': ' if method else ''}test #{target_id} and its {k} most helpful (top) and most harmful (bottom) "
-                 "training records (green: same answer)", fontsize=9)
-    fig.tight_layout(); return fig
+@MODELS.register("multimodal", help="a tiny image-prefix causal Transformer (model.extra: d, heads, layers, patch, "
+                 "max_len)", classification=False, convex=False, accuracy=answer_accuracy)
+def build_multimodal(cfg, # a `ModelConfig`; `extra`: d, heads, layers, patch, max_len
+                     in_shape:tuple, # the images' shape `(C, H, W)`
+                     n_classes:int, # the vocabulary size
+                    )->TinyMultimodalLM:
+    "Build the multimodal model from a `ModelConfig` for images `in_shape` (the registered builder of 'multimodal')."
+    e = {"d": 32, "heads": 2, "layers": 1, "patch": 4, "max_len": 12, **(cfg.extra or {})}
+    e.update(channels=in_shape[0], image_size=in_shape[-1])
+    return TinyMultimodalLM(n_classes, **e)
