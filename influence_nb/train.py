@@ -25,7 +25,7 @@ from .config import ConfigBase, check_choice, check_range
 from .io import atomic_write_bytes
 from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_data
 from .models import ModelConfig, build_model
-from .registry import OPTIMIZERS
+from .registry import MODELS, OPTIMIZERS
 from .seeding import batch_schedule, derive_component_seed, set_determinism
 
 # %% ../nbs/03_train.ipynb #1b9ee135
@@ -128,8 +128,9 @@ class RunConfig(ConfigBase):
     optim: OptimConfig = field(default_factory=lambda: OptimConfig())
     train: TrainConfig = field(default_factory=TrainConfig)
     def validate(self):
-        if self.train.trainer == "lbfgs" and self.model.name != "logreg":
-            raise ValueError("train.trainer='lbfgs' is for convex models: use model.name='logreg'")
+        if self.train.trainer == "lbfgs" and not MODELS.meta(self.model.name).get("convex", False):
+            convex = [n for n in MODELS.names() if MODELS.meta(n).get("convex")]
+            raise ValueError(f"train.trainer='lbfgs' is for convex models: model.name one of {convex}")
 
 def resolve_device(name:str="auto")->torch.device:
     "The torch device a config's `device` string means."
