@@ -1,8 +1,9 @@
-"""Benchmark MAGIC (influence_nb.magic): metagradient time / training time for 1 and 64 targets, VJP modes, and
-peak memory / states held for each state strategy at T = 1,000 steps. One torch thread (the machine is shared);
-timings are medians of repeats measured in the same run. Writes benchmarks/results/magic.md.
+"""Benchmark MAGIC (influence_nb.magic): metagradient time / training time for 1 and 64 targets, VJP modes, SGD vs
+AdamW on the default recipe, and peak memory / states held for each state strategy at T = 1,000 steps. One torch
+thread (the machine is shared); timings are medians of repeats measured in the same run. Writes
+benchmarks/results/magic.md (`--optimizers` runs only the SGD-vs-AdamW comparison and replaces its section there).
 
-    python benchmarks/bench_magic.py [--quick]
+    python benchmarks/bench_magic.py [--quick] [--optimizers]
 """
 import json, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
@@ -15,6 +16,8 @@ from influence_nb.models import ModelConfig, n_params
 from influence_nb.train import OptimConfig, RunConfig, TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent
+ADAMW = {"name": "adamw", "lr": 0.003}  # the digits-mlp-adamw recipe's optim section
+OPT_SECTION = "## SGD vs AdamW (default recipe)"
 
 def timed(f):
     t0 = time.perf_counter(); out = f(); return time.perf_counter() - t0, out
@@ -67,9 +70,49 @@ def strategy_child(strategy, k):
     gc.collect(); base = rss_mb()
     with tempfile.TemporaryDirectory() as tmp, PeakRSS() as pk:
         t, (S, info) = timed(lambda: magic_scores(res, data, [0], strategy=strategy, k=k, state_dir=tmp, progress=False, return_info=True))
-    state_mb = sum(v.numel() * v.element_size() for v in list(res.state.params.values()) + list(res.state.bufs.values())) / 2**20
+    opt = [v for d in res.state.opt_state.values() for v in d.values()]
+    state_mb = sum(v.numel() * v.element_size() for v in list(res.state.params.values()) + opt) / 2**20
     print(json.dumps(dict(T=res.n_steps, seconds=t, peak_states=info["peak_states"], forward_steps=info["forward_steps"],
                           state_mb=state_mb, rss_growth_mb=pk.peak - base, train_s=res.seconds, checksum=float(S.sum()))))
+
+def optimizer_ratios(reps:int, K64:int=64)->list:
+    "SGD (default recipe) vs AdamW (same recipe, `ADAMW` optim section): train, MAGIC K=1 and K=64, interleaved."
+    base = RunConfig(train=TrainConfig(checkpoints="none")).to_dict()
+    cfgs = {"SGD (momentum 0.9)": RunConfig.from_dict(base),
+            "AdamW " + json.dumps(ADAMW): RunConfig.from_dict({**base, "optim": ADAMW})}
+    data = load_data(cfgs["SGD (momentum 0.9)"].data, torch.float64)
+    t = {k: dict(train=[], m1=[], m64=[]) for k in cfgs}
+    nt = len(data.test)
+    for r in range(reps):
+        for k, c in cfgs.items():
+            dt, res = timed(lambda: train(c, data, progress=False))
+            t[k]["train"].append(dt)
+            t[k]["m1"].append(timed(lambda: magic_scores(res, data, [0], progress=False))[0])
+            t[k]["m64"].append(timed(lambda: magic_scores(res, data, [i % nt for i in range(K64)], progress=False))[0])
+            print(f"  {k} rep {r}: train {t[k]['train'][-1]:.2f}s  K=1 {t[k]['m1'][-1]:.2f}s  "
+                  f"K={K64} {t[k]['m64'][-1]:.2f}s", flush=True)
+    med = statistics.median
+    rows = {k: {q: med(v) for q, v in d.items()} for k, d in t.items()}
+    sgd = rows["SGD (momentum 0.9)"]
+    lines = [OPT_SECTION, "", f"{reps} interleaved repeats, 1 thread; MAGIC defaults (memory, kept graphs, vjp='auto').", "",
+             "| optimizer | train s | MAGIC K=1 s | K=1 / train | MAGIC K=64 s | K=64 / train | K=1 ratio vs SGD's | "
+             "K=64 ratio vs SGD's |", "|---|---|---|---|---|---|---|---|"]
+    for k, r in rows.items():
+        a1, a64 = r["m1"] / r["train"], r["m64"] / r["train"]
+        s1, s64 = sgd["m1"] / sgd["train"], sgd["m64"] / sgd["train"]
+        lines.append(f"| {k} | {r['train']:.2f} | {r['m1']:.2f} | {a1:.2f}× | {r['m64']:.2f} | {a64:.1f}× | "
+                     f"{a1 / s1:.2f}× | {a64 / s64:.2f}× |")
+    return lines
+
+def write_optimizer_section(lines:list):
+    "Replace (or add) the SGD-vs-AdamW section of results/magic.md."
+    p = ROOT/"results"/"magic.md"
+    old = p.read_text() if p.exists() else "# MAGIC benchmark\n"
+    if OPT_SECTION in old:
+        head, rest = old.split(OPT_SECTION, 1)
+        nxt = rest.find("\n## ")
+        old = head + (rest[nxt + 1:] if nxt >= 0 else "")
+    p.write_text(old.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
 
 def main(quick=False):
     lines = ["# MAGIC benchmark", "", f"torch {torch.__version__}, 1 CPU thread unless noted, float64 unless noted "
@@ -107,6 +150,8 @@ def main(quick=False):
         lines += ["", f"## Default recipe with {os.cpu_count()} threads (torch's default here)", "",
                   "| train s | MAGIC K=1 s | ratio K=1 | K=1 with states kept | MAGIC K=64 s | K=64 / K=1 | graphs rebuilt: ratio K=1, K=64 / K=1 |", "|---|---|---|---|---|---|---|",
                   f"| {d2['train']:.3f} | {d2['magic1']:.3f} | {d2['magic1'] / d2['train']:.2f}× | {d2['magic1_kept'] / d2['train']:.2f}× | {d2['magic64']:.2f} | {d2['magic64'] / d2['magic1']:.1f}× | {d2['nog1'] / d2['train']:.2f}×, {d2['nog64'] / d2['nog1']:.1f}× |"]
+    print("SGD vs AdamW", flush=True)
+    lines += [""] + optimizer_ratios(2 if quick else 5)
     print("strategies at T=1000", flush=True)
     lines += ["", "## State strategies at T = 1,000 steps (digits MLP, batch 30, 20 epochs, 1 target)", "",
               "| strategy | states held (peak) | state MB held | forward steps | peak RSS growth MB | MAGIC s | MAGIC / train |", "|---|---|---|---|---|---|---|"]
@@ -123,4 +168,8 @@ def main(quick=False):
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         strategy_child(sys.argv[2], int(sys.argv[3]) if sys.argv[3].isdigit() else sys.argv[3])
+    elif "--optimizers" in sys.argv:
+        ls = optimizer_ratios(2 if "--quick" in sys.argv else 5)
+        print("\n".join(ls))
+        write_optimizer_section(ls)
     else: main(quick="--quick" in sys.argv)
