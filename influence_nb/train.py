@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainConfig', 'RunConfig', 'resolve_device', 'clip_grads',
            'SGD', 'Adam', 'AdamW', 'lr_at', 'example_losses', 'weighted_batch_loss', 'TrainState', 'init_state',
-           'frozen_params', 'sgd_update', 'train_step', 'atomic_torch_save', 'save_state', 'load_state', 'TrainResult',
+           'frozen_params', 'train_step', 'atomic_torch_save', 'save_state', 'load_state', 'TrainResult',
            'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'check_schedule', 'train',
            'lbfgs_objective', 'train_lbfgs', 'evaluate']
 
@@ -309,22 +309,6 @@ def init_state(model:torch.nn.Module, opt:Optional[OptimConfig]=None)->TrainStat
 def frozen_params(model:torch.nn.Module)->dict:
     "Parameters that do not train (e.g. a frozen backbone): constants of the run."
     return {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
-
-# %% ../nbs/03_train.ipynb #6c1cdc6d
-# Transitional (removed once every module uses the optimizer protocol): the SGD-only names of earlier versions.
-def _legacy_post_init(self):
-    if self.opt_state and all(torch.is_tensor(v) for v in self.opt_state.values()):
-        self.opt_state = {"momentum_buffer": dict(self.opt_state)}
-TrainState.__post_init__ = _legacy_post_init
-TrainState.bufs = property(lambda self: self.opt_state.get(
-    "momentum_buffer", {k: torch.zeros_like(v) for k, v in self.params.items()}))
-
-def sgd_update(params, grads, bufs, lr, c, first):
-    "Transitional: the list-based SGD update of earlier versions (now `SGD.update`)."
-    names = [str(i) for i in range(len(params))]
-    st = {"momentum_buffer": dict(zip(names, bufs))}
-    p, s = c.update(dict(zip(names, params)), dict(zip(names, grads)), st, lr, 0 if first else 1)
-    return [p[k] for k in names], [s["momentum_buffer"][k] for k in names] if s else list(bufs)
 
 # %% ../nbs/03_train.ipynb #94e9ca4e
 def train_step(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, opt:OptimConfig,
