@@ -5,11 +5,11 @@
 # %% auto #0
 __all__ = ['log', 'COVERED', 'FISHERS', 'DAMPING_MODES', 'UNCOVERED', 'HEURISTIC_DAMPING', 'KFACOptions', 'KLayer', 'find_layers',
            'check_coverage', 'label_draws', 'sample_labels', 'pseudo_batch', 'layer_io', 'layer_grads', 'kron_factors',
-           'eigen_correction', 'KFACSolver', 'kfac_solver', 'ekfac_solver', 'kfac_scores']
+           'eigen_correction', 'KFACSolver', 'kfac_solver', 'ekfac_solver', 'kfac_scores', 'KFACMethodOptions']
 
 # %% ../nbs/06a_kfac.ipynb #c9233941
 import logging, math, time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Optional
 
 import torch
@@ -19,6 +19,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from .config import ConfigBase, check_choice, check_range
+from .registry import register_method
 from .measure import per_example_grads, phi, train_mode
 from .registry import SOLVERS
 from .seeding import derive_component_seed
@@ -341,3 +342,32 @@ def kfac_scores(res, data, target_ids, solver:str="ekfac", damping:Optional[floa
                 S = S + X[:, sv._rest_idx.to(X.device)] @ G.detach().T
             out[:, s:s + len(ones)] = (S / obj.n).double().cpu()
     return out
+
+# %% ../nbs/06a_kfac.ipynb #b1495cec
+@dataclass
+class KFACMethodOptions(KFACOptions):
+    "Options of the `kfac` / `ekfac` methods: the solver's options and its damping (None: 0.1 × mean eigenvalue)."
+    damping: Optional[float] = None
+    def validate(self):
+        super().validate()
+        check_range("kfac.damping", self.damping, 0, allow_none=True)
+    def solver_opts(self)->dict: return {f.name: getattr(self, f.name) for f in fields(KFACOptions)}
+
+def _kfac_unavailable(res, data, opts:Optional[KFACMethodOptions]=None)->Optional[str]:
+    from influence_nb.influence import Objective
+    if not res.batch_ids and res.config.train.trainer != "lbfgs": return "the run has no trained state"
+    try: check_coverage(Objective(res, data), (opts or KFACMethodOptions()).uncovered)
+    except ValueError as e: return str(e).split("\n")[0]
+    return None
+
+def _kfac_method(kind:str):
+    def fn(res, data, target_ids, measure="loss", opts:Optional[KFACMethodOptions]=None, progress:bool=False):
+        o = opts or KFACMethodOptions()
+        return kfac_scores(res, data, target_ids, solver=kind, damping=o.damping, measure=measure, progress=progress,
+                           **o.solver_opts())
+    return fn
+
+_EK_HELP = "EK-FAC influence (eigenvalue-corrected Kronecker factors of Linear/Conv2d layers)"
+register_method("ekfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_EK_HELP)(_kfac_method("ekfac"))
+register_method("kfac", options=KFACMethodOptions, unavailable=_kfac_unavailable,
+                help="K-FAC influence (Kronecker-factored Gauss-Newton blocks of Linear/Conv2d layers)")(_kfac_method("kfac"))
