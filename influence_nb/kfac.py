@@ -369,5 +369,5 @@ def _kfac_method(kind:str):
 
 _EK_HELP = "EK-FAC influence (eigenvalue-corrected Kronecker factors of Linear/Conv2d layers)"
 register_method("ekfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_EK_HELP)(_kfac_method("ekfac"))
-register_method("kfac", options=KFACMethodOptions, unavailable=_kfac_unavailable,
-                help="K-FAC influence (Kronecker-factored Gauss-Newton blocks of Linear/Conv2d layers)")(_kfac_method("kfac"))
+_K_HELP = "K-FAC influence (Kronecker-factored Gauss-Newton blocks of Linear/Conv2d layers)"
+register_method("kfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_K_HELP)(_kfac_method("kfac"))

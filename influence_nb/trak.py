@@ -122,8 +122,10 @@ def member_features(model:torch.nn.Module, params:dict, fixed:dict, data:DataSpl
                     proj:Optional[Projector]=None, # None: no projection
                     batch_size:int=256, progress:bool=False)->tuple: # (Φ [n, k], 1 − p [n], target features [K, k])
     "One model's TRAK features: projected output gradients of the training set, out-to-loss weights, target features."
-    check_choice("trak.target", target, TARGETS); check_measure(measure)
-    p0 = next(iter(params.values())); dev, dt = p0.device, p0.dtype
+    check_choice("trak.target", target, TARGETS)
+    check_measure(measure)
+    p0 = next(iter(params.values()))
+    dev, dt = p0.device, p0.dtype
     project = (lambda G: G) if proj is None else proj
     n, Phi, Q = len(data.train), [], []
     with train_mode(model, False):
@@ -195,7 +197,8 @@ def trak_scores(res:TrainResult, data:DataSplit, target_ids,
                )->torch.Tensor: # [K, n] float64 on the CPU
     "TRAK scores `[K, n_train]` (positive = helpful): projected output gradients, a kernel solve per member, averaged."
     opts = TrakOptions() if opts is None else opts
-    opts.validate(); check_measure(measure)
+    opts.validate()
+    check_measure(measure)
     seed = res.config.train.seed if opts.seed is None else opts.seed
     if runs is not None and len(runs) < opts.n_models - 1:
         raise ValueError(f"runs holds {len(runs)} trained model(s) but trak.n_models={opts.n_models} needs "
