@@ -30,7 +30,7 @@ from .models import build_model
 from .registry import METHODS, load_builtins, register_method
 from .seeding import (batch_schedule, check_config_consistency, check_epoch_order, check_loader_order,
                                   check_model_init, check_training_sequence, check_weight0_order,
-                                  derive_component_seed, verify_determinism)
+                                  derive_component_seed, seeded_masks, verify_determinism)
 from .train import (DTYPES, RunConfig, TrainResult, TrainState, TrainingDiverged, atomic_torch_save,
                                 evaluate as eval_model, example_losses, frozen_params, init_state, load_state_into,
                                 lr_at, make_augment, prepare_batch, resolve_device, train, weighted_batch_loss)
@@ -95,12 +95,7 @@ def make_subsets(n_train:int, # training set size n
     if not (isinstance(n_train, int) and n_train >= 2): raise ValueError(f"n_train={n_train!r} must be an int >= 2")
     if not (0 < p < 1): raise ValueError(f"p={p!r} must be a fraction with 0 < p < 1")
     if not (isinstance(m, int) and m >= 1): raise ValueError(f"m={m!r} must be an int >= 1")
-    k = max(1, int(round(p * n_train)))
-    out = torch.zeros(m, n_train, dtype=torch.bool)
-    for j in range(m):
-        g = torch.Generator().manual_seed(derive_component_seed(seed, "lds_subset", f"{p!r}|{j}"))
-        out[j, torch.randperm(n_train, generator=g)[:k]] = True
-    return out
+    return seeded_masks(n_train, max(1, int(round(p * n_train))), m, seed, "lds_subset", f"{p!r}")
 
 def _cfg_hash(cfg)->str: return cfg.config_hash(16) if cfg is not None else "none"
 

@@ -18,7 +18,7 @@ from .data import DataSplit
 from .magic import STRATEGIES, VJP_MODES, MagicOptions, _magic_unavailable, magic_scores
 from .measure import check_measure
 from .registry import register_method
-from .seeding import derive_component_seed
+from .seeding import seeded_masks
 from .train import TrainResult, train
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,7 @@ def path_masks(n_train:int, # training set size n
                seed:int=0)->torch.Tensor: # BoolTensor [J, n], True = weight moved to 1 − t
     "`J` seeded random masks of `max(1, round(p n))` examples each (seeded by `derive_component_seed`)."
     if not (0 < p <= 1): raise ValueError(f"p={p!r} must be a fraction with 0 < p <= 1")
-    k = max(1, int(round(p * n_train)))
-    out = torch.zeros(J, n_train, dtype=torch.bool)
-    for j in range(J):
-        g = torch.Generator().manual_seed(derive_component_seed(seed, "magic_path", f"{p!r}|{j}"))
-        out[j, torch.randperm(n_train, generator=g)[:k]] = True
-    return out
+    return seeded_masks(n_train, max(1, int(round(p * n_train))), J, seed, "magic_path", f"{p!r}")
 
 def path_ts(J:int, # number of nodes
             t_max:float=1.0)->torch.Tensor: # the end of the path: nodes cover (0, t_max]
