@@ -2,11 +2,10 @@
 
 Extra flags to run (e.g. the slow cells): NBDEV_TEST_FLAGS="slow" pytest tests
 """
-import os
+import os, subprocess, sys
 from pathlib import Path
 import pytest
 from nbdev.config import get_config
-from nbdev.test import test_nb as _run_nb   # alias: a name starting with `test_` would be collected by pytest
 
 _cfg = get_config()
 _skip = _cfg.tst_flags.split() if isinstance(_cfg.tst_flags, str) else list(_cfg.tst_flags)
@@ -21,5 +20,10 @@ def test_found_notebooks():
 
 @pytest.mark.parametrize('nb', _NBS, ids=[str(p.relative_to(_nbs_path)) for p in _NBS])
 def test_notebook(nb):
-    ok, _secs = _run_nb(nb, skip_flags=_skip, force_flags=_force, basepath=_cfg.config_path)
-    assert ok, f'{nb.name}: a cell raised (traceback printed above)'
+    # each notebook in its own process: a notebook re-runs the package's registering cells (optimizers, methods, ...)
+    # in its shell, and those entries must not leak into the next notebook's registries
+    code = ("import sys; from pathlib import Path; from nbdev.test import test_nb; "
+            "ok, _ = test_nb(Path(sys.argv[1]), skip_flags=sys.argv[2].split(), force_flags=sys.argv[3].split(), "
+            "basepath=sys.argv[4]); sys.exit(0 if ok else 1)")
+    r = subprocess.run([sys.executable, "-c", code, str(nb), " ".join(_skip), " ".join(_force), str(_cfg.config_path)])
+    assert r.returncode == 0, f'{nb.name}: a cell raised (traceback printed above)'
