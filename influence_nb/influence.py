@@ -11,7 +11,7 @@ __all__ = ['log', 'MODES', 'EXACT_MAX_PARAMS', 'LANCZOS_TOL', 'AUTO_EXACT_MAX_PA
            'if_scores', 'if_self_influence', 'auto_solver', 'IFOptions', 'to_pif_convention', 'write_test_outputs',
            'if_all_tests']
 
-# %% ../nbs/06_influence.ipynb #de4a2366
+# %% ../nbs/06_influence.ipynb #f49c71af
 import inspect, json, logging, math, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +32,7 @@ from .models import LogReg
 from .registry import SOLVERS, register_method
 from .train import TrainResult, atomic_torch_save, example_losses, prepare_batch
 
-# %% ../nbs/06_influence.ipynb #002fa4c1
+# %% ../nbs/06_influence.ipynb #2d5aded7
 log = logging.getLogger(__name__)
 MODES = ("per_test", "grads_first")
 
@@ -73,7 +73,7 @@ class Objective:
         "Per-example target measurements `[B]` at flat parameters `th` (`influence_nb.measure.phi`)."
         return phi(self.model, {**self.fixed, **self.unflat(th)}, batch, self.measure)
 
-# %% ../nbs/06_influence.ipynb #fb07539e
+# %% ../nbs/06_influence.ipynb #7e494230
 def per_example_grads(obj:Objective, ids,
                       train:bool=True, # train-set losses (True) or test-set target measurements (False)
                       chunk:int=256, progress:bool=False)->torch.Tensor:
@@ -86,7 +86,7 @@ def per_example_grads(obj:Objective, ids,
             out.append(measure_grads(obj.model, params, batch, obj.fixed, measure).detach())
     return torch.cat(out) if out else obj.theta.new_zeros(0, obj.P)
 
-# %% ../nbs/06_influence.ipynb #6b0fb542
+# %% ../nbs/06_influence.ipynb #440835bc
 def _hvp_sum(obj:Objective, batch, V:torch.Tensor)->torch.Tensor:
     "Σ_{i∈batch} ∇²ℓ_i V for the rows of V `[K, P]` (double backward; the K products share one graph)."
     with torch.enable_grad():
@@ -112,7 +112,7 @@ def hvp(obj:Objective, V:torch.Tensor,
     out = out / len(ids) + (obj.l2 + damping) * V
     return out[0] if one else out
 
-# %% ../nbs/06_influence.ipynb #96edf237
+# %% ../nbs/06_influence.ipynb #b906d5d7
 def _logreg_hessian(obj:Objective, chunk:int=512, progress:bool=False)->torch.Tensor:
     """Closed form for multinomial logistic regression (`LogReg`): with `x̃ = [x, 1]` and `A_i = diag(p_i) − p_i p_iᵀ`,
     `∇²ℓ_i = A_i ⊗ x̃_i x̃_iᵀ`; all `C(C+1)/2` class blocks come from one matrix product per chunk of examples
@@ -157,7 +157,7 @@ def hessian_matrix(obj:Objective, max_params:int=EXACT_MAX_PARAMS, block:int=256
     H = torch.cat([hvp(obj, I[s:s + block]) for s in blocks])
     return (H + H.T) / 2
 
-# %% ../nbs/06_influence.ipynb #451c3692
+# %% ../nbs/06_influence.ipynb #765981b8
 def extreme_spectrum(H:torch.Tensor, k:int=5,
                      lapack_max:int=10000, # up to this size every eigenvalue by LAPACK (7,850 in ~25 s on 2 cores)
                     )->tuple:
@@ -181,7 +181,7 @@ def extreme_spectrum(H:torch.Tensor, k:int=5,
     ev = sla.eigvalsh(Hn, check_finite=False)
     return ev[:k], float(ev[-1])
 
-# %% ../nbs/06_influence.ipynb #2f1e7cd8
+# %% ../nbs/06_influence.ipynb #96cb752f
 LANCZOS_TOL = 1e-6  # relative tolerance of `hvp_spectrum`'s eigenvalues
 
 def hvp_spectrum(obj:Objective)->tuple:
@@ -198,7 +198,7 @@ def hvp_spectrum(obj:Objective)->tuple:
     obj.spectrum = (lo, hi)
     return obj.spectrum
 
-# %% ../nbs/06_influence.ipynb #81a99d1c
+# %% ../nbs/06_influence.ipynb #46baa41b
 class IndefiniteHessian(ValueError):
     "The damped Hessian `H + damping·I` is not positive definite: refused (the message gives the damping to pass)."
 
@@ -212,7 +212,7 @@ def check_definite(solver:str, obj:Objective, lam_min:float, lam_max:float, damp
         f"{lam_min:.4g}{ev}, λ_max = {lam_max:.4g} (the L2 λ={obj.l2} included); pass damping > {-lam_min:.4g}, "
         "or damping=None to choose 2|λ_min|")
 
-# %% ../nbs/06_influence.ipynb #70450991
+# %% ../nbs/06_influence.ipynb #a8fa057c
 def auto_damping(lam_min:float, lam_max:float)->float:
     "The damping `damping=None` chooses from the spectrum: 0 when H is positive definite, else 2|λ_min|."
     if lam_min > 1e-8 * max(abs(lam_max), 1e-30): return 0.0
@@ -233,13 +233,13 @@ def resolve_damping(obj:Objective, damping:Optional[float], spectrum=None)->floa
         log.warning(f"Hessian is indefinite (λ_min={lo:.4g}, λ_max={hi:.4g}); using damping={d:.4g} = 2|λ_min|")
     return d
 
-# %% ../nbs/06_influence.ipynb #2620b246
+# %% ../nbs/06_influence.ipynb #0146bccf
 def require_definite(solver:str, obj:Objective, damping:float)->None:
     "`check_definite` from `hvp_spectrum`, unless `definite_by_structure` (then nothing is computed)."
     if definite_by_structure(obj, damping): return
     check_definite(solver, obj, *hvp_spectrum(obj), damping)
 
-# %% ../nbs/06_influence.ipynb #d0e333b2
+# %% ../nbs/06_influence.ipynb #83917ec5
 @SOLVERS.register("exact", help="the exact Hessian (closed form for logistic regression) and a Cholesky solve, up to "
                   "20,000 parameters")
 class ExactSolver:
@@ -261,7 +261,7 @@ class ExactSolver:
         "`(H + damping I)⁻¹ V` for rows of `V` `[K, P]`."
         return torch.cholesky_solve(V.T.to(self.L.dtype), self.L).T
 
-# %% ../nbs/06_influence.ipynb #b45b2e53
+# %% ../nbs/06_influence.ipynb #e4d4d7c4
 def cg_solve(A, B:torch.Tensor, tol:float=1e-10, max_iter:Optional[int]=None)->tuple:
     "Solve `A X = B` row-wise (`A` maps `[K, P] -> [K, P]`, symmetric positive definite): `(X, iterations)`."
     K, P = B.shape
@@ -288,7 +288,7 @@ def cg_solve(A, B:torch.Tensor, tol:float=1e-10, max_iter:Optional[int]=None)->t
                 f"> tol={tol}")
     return X, max_iter
 
-# %% ../nbs/06_influence.ipynb #250468fd
+# %% ../nbs/06_influence.ipynb #382b78cd
 def _spectrum_info(obj:Objective)->dict:
     lo, hi = obj.spectrum or (None, None)
     return {"lam_min": lo, "lam_max": hi}
@@ -314,7 +314,7 @@ class CGSolver:
         log.info(f"CG converged in {it} iterations")
         return X
 
-# %% ../nbs/06_influence.ipynb #270d7b6a
+# %% ../nbs/06_influence.ipynb #b7ee03ec
 class LissaDiverged(FloatingPointError):
     "LiSSA's series grew past what a convergent one reaches: the message names the parameters to change."
 
@@ -351,7 +351,7 @@ def lissa(obj:Objective, V:torch.Tensor, recursion_depth:int=1000, r:int=1, damp
     est = est / r
     return est[0] if one else est
 
-# %% ../nbs/06_influence.ipynb #ada4e9e6
+# %% ../nbs/06_influence.ipynb #780f718a
 @SOLVERS.register("lissa", help="LiSSA: the stochastic Neumann series (Agarwal et al.), Koh & Liang's parameters")
 class LissaSolver:
     "LiSSA (registered as `lissa`): damping and `scale=None` resolved once, from the cached spectrum."
@@ -372,7 +372,7 @@ class LissaSolver:
         "LiSSA's estimate of `(H + (damping + damp·scale) I)⁻¹ V` for rows of `V` `[K, P]`."
         return lissa(self.obj, V, damping=self.damping, progress=self.progress, **self.opts)
 
-# %% ../nbs/06_influence.ipynb #8e7d0acc
+# %% ../nbs/06_influence.ipynb #639ccbca
 def arnoldi_iteration(obj:Objective, n_iters:int, seed:int=0, progress:bool=False)->tuple:
     "`(T [m, m], Q [m, P])`, `m = min(n_iters, P)`: orthonormal Krylov basis `Q` of H (seeded start), `T = Q H Qᵀ`."
     P = obj.P
@@ -399,7 +399,7 @@ def arnoldi_iteration(obj:Objective, n_iters:int, seed:int=0, progress:bool=Fals
         else: q = fresh(j + 1)  # the Krylov space is invariant: go on from a new direction
     return T, Q
 
-# %% ../nbs/06_influence.ipynb #0d8d198a
+# %% ../nbs/06_influence.ipynb #fa781f20
 @SOLVERS.register("arnoldi", help="Arnoldi IF: the inverse on the top-rank eigenspace of H (Schioppa et al.)")
 class ArnoldiSolver:
     "Arnoldi IF (Schioppa et al.): `(H + damping I)⁻¹` on the top-`rank` eigenspace of H by |λ| (registered `arnoldi`)."
@@ -427,7 +427,7 @@ class ArnoldiSolver:
         U = self.eigenvectors
         return ((V.to(U.dtype) @ U.T) / (self.eigenvalues + self.damping)) @ U
 
-# %% ../nbs/06_influence.ipynb #442b44b1
+# %% ../nbs/06_influence.ipynb #c0230a62
 def _solver_options(name:str, factory)->Optional[list]:
     "The option names a registered factory takes (after `obj, damping, progress`); None if it takes any `**opts`."
     params = list(inspect.signature(factory).parameters.values())
@@ -457,7 +457,7 @@ class Solver:
         "`(H + damping I)⁻¹ V` for rows of `V` `[K, P]`."
         return self.impl.solve(V)
 
-# %% ../nbs/06_influence.ipynb #f0e42e0e
+# %% ../nbs/06_influence.ipynb #fe245985
 def make_solver(res:TrainResult, data:DataSplit, solver:str="exact", damping:Optional[float]=None,
                 measure:str="loss", progress:bool=False, **solver_opts)->Solver:
     "The `Solver` registered as `solver` for a trained run (builds its `Objective`)."
@@ -469,7 +469,7 @@ def s_test(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", damp
     sv = make_solver(res, data, solver, damping, measure, progress, **solver_opts)
     return sv.solve(per_example_grads(sv.obj, target_ids, train=False))
 
-# %% ../nbs/06_influence.ipynb #d2d41c1a
+# %% ../nbs/06_influence.ipynb #7f9e9a68
 class GradCache:
     "All training gradients, computed once: in memory, or as chunk files in `cache_dir` (reused when present)."
     def __init__(self, obj:Objective, train_ids=None, chunk:int=256, cache_dir=None, progress:bool=False):
@@ -494,7 +494,7 @@ class GradCache:
             if self.dir is None: yield s, self.mem[j]
             else: yield s, torch.load(self._file(s), map_location="cpu", weights_only=True)["grads"].to(self.obj.device)
 
-# %% ../nbs/06_influence.ipynb #5e1ead13
+# %% ../nbs/06_influence.ipynb #3cdf3f85
 def if_scores(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", damping:Optional[float]=None,
               mode:str="per_test", measure:str="loss", progress:bool=True,
               train_ids=None, # training examples to score (default: all)
@@ -521,7 +521,7 @@ def if_scores(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", d
     log.info(f"if_scores: {sv.info}")
     return out
 
-# %% ../nbs/06_influence.ipynb #29813cb3
+# %% ../nbs/06_influence.ipynb #e359b69f
 def if_self_influence(res:TrainResult, data:DataSplit, solver:str="exact", damping:Optional[float]=None,
                       train_ids=None, chunk:int=256, progress:bool=True,
                       solver_obj:Optional[Solver]=None, # a prebuilt `Solver` to reuse
@@ -535,7 +535,7 @@ def if_self_influence(res:TrainResult, data:DataSplit, solver:str="exact", dampi
         out.append(((sv.solve(G) * G).sum(1) / obj.n).double().cpu())
     return torch.cat(out)
 
-# %% ../nbs/06_influence.ipynb #19fa89a6
+# %% ../nbs/06_influence.ipynb #699b1638
 AUTO_EXACT_MAX_PARAMS = 5000  # solver='auto': the exact Hessian up to here (4,810-parameter MLP: ~30 s), CG above
 AUTO_EXACT_MAX_PARAMS_LOGREG = 20000  # logistic regression: closed-form Hessian (MNIST's 7,850 parameters: ~50 s)
 SOLVER_FIELDS = ("tol", "max_iter", "recursion_depth", "r", "damp", "scale", "batch_size", "seed", "rank", "n_iters")
@@ -546,7 +546,7 @@ def auto_solver(res:TrainResult)->str:
     cap = AUTO_EXACT_MAX_PARAMS_LOGREG if res.config.model.name == "logreg" else AUTO_EXACT_MAX_PARAMS
     return "exact" if P <= cap else "cg"
 
-# %% ../nbs/06_influence.ipynb #aedf91ee
+# %% ../nbs/06_influence.ipynb #92cacdf3
 def _check_int(name:str, v, lo:int, allow_none:bool=False):
     if v is None and allow_none: return
     if not isinstance(v, int) or isinstance(v, bool) or v < lo:
@@ -597,7 +597,7 @@ class IFOptions(ConfigBase):
         "The solver name for a trained run (`auto` resolved)."
         return auto_solver(res) if self.solver == "auto" else self.solver
 
-# %% ../nbs/06_influence.ipynb #6563ddda
+# %% ../nbs/06_influence.ipynb #3d19f00f
 def _if_self_influence(res:TrainResult, data:DataSplit, opts:Optional[IFOptions]=None,
                        progress:bool=False)->torch.Tensor:
     "IF self-influence `[n]` of every training example with the method's options (`if_self_influence`)."
@@ -621,7 +621,7 @@ def _if_method(res:TrainResult, data:DataSplit, target_ids, measure:str="loss", 
     return if_scores(res, data, target_ids, opts.solver_for(res), opts.damping, opts.mode, measure, progress,
                      target_batch=opts.target_batch, chunk=opts.chunk, **opts.solver_options())
 
-# %% ../nbs/06_influence.ipynb #9304b83f
+# %% ../nbs/06_influence.ipynb #a94909b1
 def to_pif_convention(scores:Optional[torch.Tensor]=None, # our S `[K, n]` (or `[n]`)
                       s_test:Optional[torch.Tensor]=None, # our s_test `[K, P]` (or `[P]`)
                       scale:float=1.0, # PIF's LiSSA `scale` (its s_test is not divided by it)
@@ -636,7 +636,7 @@ def to_pif_convention(scores:Optional[torch.Tensor]=None, # our S `[K, n]` (or `
     if s_test is not None: out["s_test"] = s_test * scale
     return out
 
-# %% ../nbs/06_influence.ipynb #a815682e
+# %% ../nbs/06_influence.ipynb #fb59aaf3
 def write_test_outputs(out_dir, test_id:int, scores:torch.Tensor, train_ids=None, label=None, seconds:float=0.0,
                        topk:int=100, info:Optional[dict]=None)->dict:
     "Write `test_{id}.npz`, `test_{id}_topk.txt`, `test_{id}.json` for one test point; returns their paths."
@@ -656,7 +656,7 @@ def write_test_outputs(out_dir, test_id:int, scores:torch.Tensor, train_ids=None
     atomic_write_text(files["json"], json.dumps(rec))
     return files
 
-# %% ../nbs/06_influence.ipynb #95d11b10
+# %% ../nbs/06_influence.ipynb #c170e85e
 def _read_index(path)->dict:
     "Finished test points of `index.jsonl` whose files all exist."
     recs = read_jsonl(path, missing_ok=True)
