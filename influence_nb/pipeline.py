@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .config import ConfigBase, check_choice
+from .config import ConfigBase, check_choice, check_int
 from .data import IndexedTensorDataset, load_data
 from .io import (atomic_savez, atomic_write_csv, atomic_write_json, atomic_write_text, load_npz,
                              load_scores, read_json, save_scores)
@@ -220,10 +220,7 @@ def stage_exclude(cfg:RunConfig, data, d, ids:Sequence[int], force:bool=False, p
     return atomic_savez(out, **eval_arrays(res.model, data, cfg))
 
 # %% ../nbs/09a_pipeline.ipynb #ea5d4886
-def _at_least(name:str, flag:str, v, lo:int, allow_none:bool=False):
-    if v is None and allow_none: return
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise ValueError(f"{name}={v!r} ({flag}) must be an integer >= {lo}")
+def _at_least(name:str, flag:str, v, lo:int, allow_none:bool=False): check_int(name, v, lo, allow_none, flag)
 
 @dataclass
 class StageConfig(ConfigBase):
