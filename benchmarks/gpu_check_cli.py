@@ -7,8 +7,9 @@ import sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch
-from influence_nb.cli import main, load_scores, METHODS
-from influence_nb.io import read_json
+from influence_nb.cli import main
+from influence_nb.io import load_scores, read_json
+from influence_nb.registry import METHODS, load_builtins
 
 assert torch.cuda.is_available(), "no CUDA"
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
@@ -21,7 +22,9 @@ for dev in ("cpu", "cuda"):
     assert rc == 0, f"run on {dev} failed with status {rc}"
     runs[dev] = next((out/dev).iterdir()); print(f"{dev}: run in {time.time() - t0:.1f}s")
 def rel(a, b): return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+load_builtins()
 for m in METHODS:
+    if not (runs["cpu"]/"scores"/f"{m}.npz").exists(): continue
     a, b = (load_scores(runs[d]/"scores"/f"{m}.npz")["scores"] for d in ("cuda", "cpu"))
     r = rel(a, b); ok &= r < 1e-6; print(f"{m}: scores cuda vs cpu, relative difference {r:.2e}")
 la, lb = (read_json(runs[d]/"lds"/"table.json")["rows"] for d in ("cuda", "cpu"))

@@ -29,7 +29,7 @@ from .io import append_jsonl, atomic_savez, atomic_write_text, read_jsonl
 from .measure import MEASURES, phi, train_mode
 from .measure import per_example_grads as measure_grads
 from .models import LogReg
-from .registry import SOLVERS, register_method
+from .registry import MODELS, SOLVERS, register_method
 from .train import TrainResult, atomic_torch_save, example_losses, prepare_batch
 
 # %% ../nbs/06_influence.ipynb #2d5aded7
@@ -49,7 +49,8 @@ class Objective:
         self.theta = torch.cat([params[k].detach().reshape(-1) for k in self.names])
         self.device, self.dtype = self.theta.device, self.theta.dtype
         self.fixed = {**(res.consts or {}), **res.state.buffers}
-        self.l2 = float(res.config.optim.weight_decay)
+        opt = res.config.optim  # coupled weight decay is an L2 term of the objective; AdamW's decoupled decay is not
+        self.l2 = 0.0 if getattr(opt, "decoupled", False) else float(opt.weight_decay)
         self.n = len(data.train)
         self.n_hvp = 0  # calls of `hvp` on this objective (each one pass over its examples)
         self.spectrum = None  # (λ_min, λ_max) of H once a solver has computed them
@@ -58,8 +59,9 @@ class Objective:
     def P(self)->int: return self.theta.numel()
     @property
     def convex(self)->bool:
-        "Logistic regression: the data term's Hessian is positive semidefinite."
-        return self.res.config.model.name == "logreg"
+        "The model is registered as convex (e.g. logistic regression): the data term's Hessian is positive semidefinite."
+        name = self.res.config.model.name
+        return name in MODELS and bool(MODELS.meta(name).get("convex"))
     def unflat(self, th:torch.Tensor)->dict:
         "Parameter dict (views) of a flat vector `th`."
         return {k: t.view(s) for k, t, s in zip(self.names, torch.split(th, self.sizes), self.shapes)}
