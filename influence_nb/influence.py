@@ -23,7 +23,7 @@ import scipy.sparse.linalg as spla
 import torch
 from tqdm.auto import tqdm
 
-from .config import ConfigBase, check_choice, check_range
+from .config import ConfigBase, check_choice, check_int, check_range
 from .data import DataSplit
 from .io import append_jsonl, atomic_savez, atomic_write_text, read_jsonl
 from .measure import MEASURES, phi, train_mode
@@ -549,11 +549,6 @@ def auto_solver(res:TrainResult)->str:
     return "exact" if P <= cap else "cg"
 
 # %% ../nbs/06_influence.ipynb #92cacdf3
-def _check_int(name:str, v, lo:int, allow_none:bool=False):
-    if v is None and allow_none: return
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise ValueError(f"{name}={v!r} is out of range; it must be an integer >= {lo}")
-
 @dataclass
 class IFOptions(ConfigBase):
     "Options of the influence-function method (`--set if.<field>=<value>`)."
@@ -577,10 +572,10 @@ class IFOptions(ConfigBase):
         check_choice("if.solver", self.solver, ["auto"] + SOLVERS.names())
         check_range("if.damping", self.damping, allow_none=True)
         check_choice("if.mode", self.mode, MODES)
-        for f in ("target_batch", "chunk"): _check_int(f"if.{f}", getattr(self, f), 1)
+        for f in ("target_batch", "chunk"): check_int(f"if.{f}", getattr(self, f), 1)
         for f in ("max_iter", "recursion_depth", "r", "batch_size", "rank", "n_iters"):
-            _check_int(f"if.{f}", getattr(self, f), 1, allow_none=True)
-        _check_int("if.seed", self.seed, 0, allow_none=True)
+            check_int(f"if.{f}", getattr(self, f), 1, allow_none=True)
+        check_int("if.seed", self.seed, 0, allow_none=True)
         check_range("if.tol", self.tol, 0, lo_open=True, allow_none=True)
         check_range("if.scale", self.scale, 0, lo_open=True, allow_none=True)
         check_range("if.damp", self.damp, 0, 1, hi_open=True, allow_none=True)

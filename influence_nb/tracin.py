@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import ConfigBase, check_choice
+from .config import ConfigBase, check_choice, check_int
 from .data import DataSplit
 from .measure import MEASURES, per_example_grads, phi, train_mode
 from .registry import register_method
@@ -45,9 +45,8 @@ class TracInOptions(ConfigBase):
         check_choice("tracin.method", self.method, GRAD_METHODS)
         check_choice("tracin.mode", self.mode, MODES)
         check_choice("tracin.lr_key", self.lr_key, LR_KEYS)
-        if self.batch_size <= 0: raise ValueError(f"tracin.batch_size={self.batch_size!r} must be a positive int")
-        if self.proj_dim is not None and self.proj_dim <= 0:
-            raise ValueError(f"tracin.proj_dim={self.proj_dim!r} must be None or a positive int")
+        check_int("tracin.batch_size", self.batch_size, 1)
+        check_int("tracin.proj_dim", self.proj_dim, 1, allow_none=True)
         if self.method == "project" and self.proj_dim is None:
             raise ValueError("tracin.method='project' needs tracin.proj_dim, a positive int")
         if self.layers == ():

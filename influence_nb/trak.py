@@ -15,7 +15,7 @@ import torch
 from torch.func import functional_call, grad, jacrev, vmap
 from tqdm.auto import tqdm
 
-from .config import ConfigBase, check_choice, check_range
+from .config import ConfigBase, check_choice, check_int, check_range
 from .data import DataSplit, get_batch
 from .measure import check_measure, per_example_grads, target_values, train_mode
 from .registry import register_method
@@ -25,11 +25,6 @@ from .train import RunConfig, TrainResult, load_state, prepare_batch, train
 # %% ../nbs/06b_trak.ipynb #2f4f5077
 log = logging.getLogger(__name__)
 PROJ_TYPES, TARGETS = ("rademacher", "gaussian"), ("measure", "trak")
-
-def _check_count(name:str, v, allow_none:bool=False):
-    if v is None and allow_none: return
-    if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-        raise ValueError(f"{name}={v!r} is not allowed; it must be a positive int" + (" or None" if allow_none else ""))
 
 @dataclass
 class TrakOptions(ConfigBase):
@@ -43,15 +38,15 @@ class TrakOptions(ConfigBase):
     seed: Optional[int] = None # seed of the extra models and of the projections; None = the run's train.seed
     batch_size: int = 256 # examples per batch of per-example gradients
     def validate(self):
-        _check_count("trak.proj_dim", self.proj_dim, allow_none=True)
+        check_int("trak.proj_dim", self.proj_dim, 1, allow_none=True)
         check_choice("trak.proj_type", self.proj_type, PROJ_TYPES)
-        _check_count("trak.n_models", self.n_models)
+        check_int("trak.n_models", self.n_models, 1)
         check_choice("trak.use_checkpoints", self.use_checkpoints, [False, True])
         check_range("trak.ridge", self.ridge, 0)
         check_choice("trak.target", self.target, TARGETS)
         if self.seed is not None and not (type(self.seed) is int and self.seed >= 0):
             raise ValueError(f"trak.seed={self.seed!r} is not allowed; it must be an int >= 0 or None (the run's seed)")
-        _check_count("trak.batch_size", self.batch_size)
+        check_int("trak.batch_size", self.batch_size, 1)
 
 # %% ../nbs/06b_trak.ipynb #a637060d
 def trak_output(model:torch.nn.Module, tensors:dict, batch)->torch.Tensor:
@@ -89,7 +84,7 @@ class Projector:
                  kind:str="rademacher", # 'rademacher' or 'gaussian'
                  cache_bytes:int=2**28): # keep the whole R when P·k entries fit (else regenerate blocks per call)
         check_choice("trak.proj_type", kind, PROJ_TYPES)
-        _check_count("trak.proj_dim", k)
+        check_int("trak.proj_dim", k, 1)
         self.n_in, self.k, self.seed, self.kind, self.cache_bytes, self._R = n_in, k, seed, kind, cache_bytes, None
     @property
     def n_blocks(self)->int: return -(-self.n_in // self.rows_per_block)
