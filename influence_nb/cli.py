@@ -8,7 +8,7 @@ __all__ = ['log', 'FLAG_FIELDS', 'STAGE_COMMANDS', 'COMMANDS', 'describe_method'
            'cmd_clean', 'main', 'console_main']
 
 # %% ../nbs/09_cli.ipynb #5063f42e
-import argparse, dataclasses, errno, logging, shutil, sys
+import argparse, dataclasses, errno, logging, os, shutil, sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -19,8 +19,9 @@ from .measure import MEASURES
 from .pipeline import (STAGE_DIRS, Pipeline, StageConfig, clean_stages, parse_sets, read_ids,
                                    resolve_config, run_pipeline, stage_debug, stage_exclude, stage_lds, stage_loo,
                                    stage_scores)
-from .registry import DATASETS, METHODS, MODELS, OPTIMIZERS, PRESETS, SOLVERS, load_builtins
+from .registry import DATASETS, LOSSES, METHODS, MODELS, OPTIMIZERS, PRESETS, SOLVERS, load_builtins
 from .train import CHECKPOINTS, DTYPES
+from .user_code import check_run, is_spec, user_overrides
 
 # %% ../nbs/09_cli.ipynb #a651929f
 log = logging.getLogger("influence_nb")
@@ -28,7 +29,7 @@ log = logging.getLogger("influence_nb")
 FLAG_FIELDS = {"data_root": "data.root", "test_root": "data.test_root", "image_root": "data.image_root",
                "train_jsonl": "data.root", "test_jsonl": "data.test_root", "n_train": "data.n_train",
                "n_test": "data.n_test", "label_noise": "data.label_noise", "download": "data.download",
-               "dataset": "data.name", "model": "model.name", "optimizer": "optim.name", "lr": "optim.lr",
+               "optimizer": "optim.name", "lr": "optim.lr",
                "epochs": "train.epochs", "batch_size": "train.batch_size", "seed": "train.seed", "dtype": "train.dtype",
                "device": "train.device", "checkpoints": "train.checkpoints"}
 
@@ -40,15 +41,22 @@ def _choices(reg)->Optional[list]: return reg.names() or None
 
 def _common(p:argparse.ArgumentParser):
     g = p.add_argument_group("configuration")
-    g.add_argument("--preset", default="digits-mlp", choices=_choices(PRESETS), metavar="NAME",
+    g.add_argument("--preset", choices=_choices(PRESETS), metavar="NAME",
                    help=f"named recipe (default: digits-mlp). {PRESETS.describe()}")
     g.add_argument("--config", dest="config_file", metavar="FILE",
                    help="JSON config (as `influence-nb config --json` prints)")
     g.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    help="override a config field (sections data, model, optim, train: --set optim.momentum=0.5) or set "
                         "a method's option (--set magic.strategy=tree); repeatable")
-    g.add_argument("--dataset", choices=_choices(DATASETS), metavar="NAME", help=f"data.name: {', '.join(DATASETS)}")
-    g.add_argument("--model", choices=_choices(MODELS), metavar="NAME", help=f"model.name: {', '.join(MODELS)}")
+    g.add_argument("--dataset", "--data", dest="dataset", metavar="NAME|FILE.py:FN",
+                   help=f"data.name: {', '.join(DATASETS)}; or your data function, FILE.py:FUNCTION or "
+                        "package.module:FUNCTION, returning (train_dataset, test_dataset)")
+    g.add_argument("--model", metavar="NAME|FILE.py:FN",
+                   help=f"model.name: {', '.join(MODELS)}; or your model factory, FILE.py:FUNCTION or "
+                        "package.module:FUNCTION, (in_shape, n_classes) -> nn.Module or () -> nn.Module")
+    g.add_argument("--loss", metavar="NAME|FILE.py:FN",
+                   help=f"train.loss: {', '.join(LOSSES) or 'cross_entropy'}; or your per-example loss, "
+                        "FILE.py:FUNCTION, loss(output, batch) -> [B]")
     g.add_argument("--optimizer", choices=_choices(OPTIMIZERS), metavar="NAME",
                    help=f"optim.name: {OPTIMIZERS.describe()}")
     g.add_argument("--data-root", help="data folder (every dataset but digits)")
@@ -74,6 +82,8 @@ def _common(p:argparse.ArgumentParser):
     o.add_argument("--log-file", help="also write the log to this file")
     o.add_argument("--no-progress", action="store_true", help="hide progress bars")
     o.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    o.add_argument("--nproc", type=int, default=1,
+                   help="processes (one per GPU) under a local torchrun launcher (default 1: this process only)")
     t = p.add_argument_group("targets and methods")
     t.add_argument("--targets", help="comma-separated test ids (default: a seeded choice of --n-targets)")
     t.add_argument("--n-targets", type=int, default=16, help="number of seeded random test targets (default 16)")
@@ -154,7 +164,9 @@ def pipeline_from_args(a:argparse.Namespace)->Pipeline:
         if a.threads < 1: raise ValueError(f"--threads {a.threads}: must be at least 1")
         torch.set_num_threads(a.threads)
     overrides = {f: getattr(a, k) for k, f in FLAG_FIELDS.items() if getattr(a, k, None) not in (None, False)}
-    cfg = resolve_config(a.preset, a.config_file, overrides, a.sets)
+    user = [v for v in (a.model, a.dataset, a.loss) if is_spec(v)]
+    overrides |= user_overrides(a.model, a.dataset, a.loss)
+    cfg = resolve_config(a.preset or "digits-mlp", a.config_file, overrides, a.sets)
     meth = parse_sets(a.sets)[1]
     if a.solver:
         for m, spec in METHODS.items():
@@ -164,7 +176,10 @@ def pipeline_from_args(a:argparse.Namespace)->Pipeline:
     stages = StageConfig(targets=_ints(a.targets, "--targets") if a.targets else None, n_targets=a.n_targets,
                          measure=a.measure, methods=methods, top_k=a.top_k, loo_method=a.loo_method,
                          loo_targets=a.loo_targets, lds_p=_floats(a.lds_p, "--lds-p"), lds_m=a.lds_m)
-    return Pipeline(cfg, a.out, a.preset, stages, meth, getattr(a, "scores", None) or (), not a.no_progress)
+    label = a.preset or ("user" if user else "digits-mlp")  # names the run folder
+    p = Pipeline(cfg, a.out, label, stages, meth, getattr(a, "scores", None) or (), not a.no_progress)
+    if user and a.command != "clean": check_run(cfg, p.data)  # the user's functions fit together, before training
+    return p
 
 # %% ../nbs/09_cli.ipynb #fefc64b3
 def cmd_config(p:Pipeline, a):
@@ -240,11 +255,21 @@ def _say(msg:str)->int:
     print(f"influence-nb: error: {msg}", file=sys.stderr)
     return 2
 
+def _relaunch(argv, nproc:int)->int:
+    "Run the same command in `nproc` processes under a local torchrun launcher (`influence_nb.distributed`)."
+    if nproc < 1: raise ValueError(f"--nproc {nproc}: must be at least 1")
+    try: from influence_nb.distributed import relaunch
+    except ModuleNotFoundError as e:
+        if e.name != "influence_nb.distributed": raise
+        raise ValueError(f"--nproc {nproc} needs influence_nb.distributed, which this installation lacks") from None
+    return relaunch(list(sys.argv[1:] if argv is None else argv), nproc)
+
 def main(argv:Optional[Sequence[str]]=None)->int:
     "Console entry point of `influence-nb`; returns the exit status."
     load_builtins()
     a = build_parser().parse_args(argv)
     try:
+        if a.nproc != 1 and "LOCAL_RANK" not in os.environ: return _relaunch(argv, a.nproc)
         _setup_logging(a.log_level, a.log_file)
         COMMANDS.get(a.command, cmd_method)(pipeline_from_args(a), a)
         return 0

@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['log', 'MNIST_MEAN', 'MNIST_STD', 'CIFAR_MEAN', 'CIFAR_STD', 'CIFAR_CLASSES', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'IndexedTensorDataset', 'get_batch', 'DataSplit', 'load_digits_split', 'shared_data_dir', 'read_idx',
-           'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset', 'make_tiny_imagefolder',
-           'load_imagefolder', 'DeterministicAugment', 'flip_labels', 'with_builtins', 'DataConfig', 'load_data']
+           'IndexedTensorDataset', 'DictTensorDataset', 'get_batch', 'DataSplit', 'load_digits_split',
+           'shared_data_dir', 'read_idx', 'load_mnist', 'load_cifar10_subset', 'load_cifar10', 'IndexedSubset',
+           'make_tiny_imagefolder', 'load_imagefolder', 'DeterministicAugment', 'flip_labels', 'with_builtins',
+           'DataConfig', 'load_data']
 
 # %% ../nbs/01_data.ipynb #a4265aea
 import gzip, logging, os, struct
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 class IndexedTensorDataset(torch.utils.data.Dataset):
     "In-memory dataset of tensors returning `(x, y, idx)`; `get_batch(ids)` indexes all at once."
-    def __init__(self, x:torch.Tensor, y:torch.Tensor):
+    def __init__(self, x:torch.Tensor, y:torch.Tensor): # integer labels (kept as long) or real-valued targets
         if len(x) != len(y): raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
-        self.x, self.y = x, torch.as_tensor(y).long()
+        y = torch.as_tensor(y)
+        self.x, self.y = x, (y if y.is_floating_point() else y.long())
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.y[i], i
     def get_batch(self, ids):
@@ -37,6 +39,19 @@ class IndexedTensorDataset(torch.utils.data.Dataset):
         "Move (and cast the inputs of) the dataset."
         x = self.x.to(device=device, dtype=dtype if self.x.is_floating_point() else None)
         return IndexedTensorDataset(x, self.y.to(device))
+
+class DictTensorDataset(torch.utils.data.Dataset):
+    "In-memory dataset of named tensors (one row per example) returning dicts; `get_batch(ids)` indexes every entry."
+    def __init__(self, tensors:dict): # name -> tensor [N, ...]
+        if not tensors: raise ValueError("tensors is empty: a dict dataset needs at least one entry")
+        lens = {k: len(v) for k, v in tensors.items()}
+        if len(set(lens.values())) > 1: raise ValueError(f"the entries have different numbers of rows: {lens}")
+        self.tensors = {k: torch.as_tensor(v) for k, v in tensors.items()}
+    def __len__(self): return len(next(iter(self.tensors.values())))
+    def __getitem__(self, i): return {k: v[i] for k, v in self.tensors.items()}
+    def get_batch(self, ids):
+        ids = torch.as_tensor(ids).long()
+        return {k: v[ids] for k, v in self.tensors.items()}
 
 # %% ../nbs/01_data.ipynb #3f2b09ea
 def get_batch(ds, ids):

@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['log', 'UNAVAILABLE_ERRORS', 'LDSOptions', 'make_subsets', 'subsets_key', 'save_subsets', 'load_subsets',
-           'get_subsets', 'has_buffers', 'train_batched', 'determinism_checks', 'gt_key', 'ground_truth',
+           'get_subsets', 'has_buffers', 'train_batched', 'determinism_checks', 'run_tag', 'gt_key', 'ground_truth',
            'predict_removal', 'spearman_columns', 'lds', 'random_scores', 'RandomOptions', 'grad_scores',
            'GradDotOptions', 'GradCosineOptions', 'noise_floor', 'peak_memory', 'evaluate', 'plot_lds_vs_p',
            'plot_pred_vs_actual']
 
 # %% ../nbs/08_lds.ipynb #546018fe
-import ctypes, dataclasses, hashlib, json, logging, os, threading, time
+import copy, ctypes, dataclasses, hashlib, json, logging, os, threading, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +27,14 @@ from .data import DataSplit, load_data
 from .io import atomic_write_json, load_scores, read_json, same_config_hash
 from .measure import MEASURES, per_example_grads, target_values, train_mode
 from .models import build_model
-from .registry import METHODS, load_builtins, register_method
+from .registry import LOSSES, METHODS, load_builtins, register_method
 from .seeding import (batch_schedule, check_config_consistency, check_epoch_order, check_loader_order,
                                   check_model_init, check_training_sequence, check_weight0_order,
                                   derive_component_seed, seeded_masks, verify_determinism)
 from .train import (DTYPES, RunConfig, TrainResult, TrainState, TrainingDiverged, atomic_torch_save,
-                                evaluate as eval_model, example_losses, frozen_params, init_state, load_state_into,
-                                lr_at, make_augment, prepare_batch, resolve_device, train, weighted_batch_loss)
+                                evaluate as eval_model, example_losses, frozen_params, get_loss, init_state,
+                                load_state_into, lr_at, make_augment, prepare_batch, refuse_dropout, resolve_device,
+                                retrain, set_loss, train, weighted_batch_loss)
 
 # %% ../nbs/08_lds.ipynb #644f0f07
 log = logging.getLogger(__name__)
@@ -137,6 +138,35 @@ def has_buffers(model:torch.nn.Module)->bool:
 def _no_ckpt(cfg:RunConfig)->RunConfig:
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, checkpoints="none"))
 
+def _config_of(run)->RunConfig:
+    "The recipe of `run`: a `TrainResult`'s config, or the `RunConfig` itself."
+    if isinstance(run, TrainResult): return run.config
+    if isinstance(run, RunConfig): return run
+    raise ValueError(f"expected a TrainResult (a trained run) or a RunConfig, got {type(run).__name__}")
+
+def _base_weights(run, n:int)->torch.Tensor:
+    "The per-example weights a counterfactual changes: the run's own (all ones for a config)."
+    return run.weights.detach().double().cpu().clone() if isinstance(run, TrainResult) else torch.ones(n).double()
+
+def _retrainer(run, data:DataSplit, what:str="LDS")->Callable:
+    "`f(weights=None) -> TrainResult`: the run trained again with other weights (a config: its seeded run)."
+    if isinstance(run, TrainResult):
+        refuse_dropout(run.model, what)
+        return lambda w=None: retrain(run, data, w)
+    c = _no_ckpt(_config_of(run))
+    return lambda w=None: train(c, data, weights=w, progress=False)
+
+def _replay_parts(run, data:DataSplit, device, dtype)->tuple:
+    "`(model, init state, frozen params, batch order)` of a run: a `TrainResult`'s own, a config's seeded ones."
+    if isinstance(run, TrainResult):
+        model = load_state_into(copy.deepcopy(run.model).to(device=device, dtype=dtype).train(), run.init, run.consts)
+        return model, run.init.to(device, dtype), frozen_params(model), run.batch_ids
+    cfg, tc = run, run.train
+    model = build_model(cfg.model, data.in_shape, data.n_classes, tc.seed).to(device=device, dtype=dtype).train()
+    set_loss(model, tc.loss)
+    sched = batch_schedule(len(data.train), tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
+    return model, init_state(model, cfg.optim), frozen_params(model), sched
+
 def _stack(d:dict, M:int)->dict:
     "Every tensor of a (nested) dict repeated along a new leading axis of size `M`."
     return {k: _stack(v, M) if isinstance(v, dict) else v.expand(M, *v.shape).clone() for k, v in d.items()}
@@ -144,27 +174,27 @@ def _stack(d:dict, M:int)->dict:
 def _row(d:dict, j:int)->dict:
     return {k: _row(v, j) if isinstance(v, dict) else v[j] for k, v in d.items()}
 
-def train_batched(cfg:RunConfig, data:DataSplit,
+def train_batched(run:Union[TrainResult, RunConfig], # the run to retrain (a config: its seeded model and order)
+                  data:DataSplit,
                   weights:torch.Tensor, # [M, n] one weight vector per model
                   progress:bool=True)->tuple: # (model, list of TrainState, one per model)
-    "Train `M` weighted copies of `cfg`'s run at once (stacked state, vmap over models, shared batch order)."
+    "Train `M` weighted copies of a run at once: its init, batch order, recipe and model (stacked state, vmap)."
+    cfg = _config_of(run)
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
     if cfg.train.trainer != "sgd":
         raise ValueError(f"train.trainer={cfg.train.trainer!r}: batched training replays minibatch steps ('sgd')")
     n = len(data.train)
     W = torch.as_tensor(weights).to(device=device, dtype=dtype)
     if W.ndim != 2 or W.shape[1] != n: raise ValueError(f"weights has shape {tuple(W.shape)}, expected (M, {n})")
-    model = build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed).to(device=device, dtype=dtype).train()
+    model, st0, consts, sched = _replay_parts(run, data, device, dtype)
     if has_buffers(model):
         raise ValueError(f"model.name={cfg.model.name!r} has buffers (BatchNorm): train it one by one")
-    opt, consts, M = cfg.optim, frozen_params(model), W.shape[0]
-    st0 = init_state(model, opt)
+    refuse_dropout(model, "LDS")
+    opt, M = cfg.optim, W.shape[0]
     P, S = _stack(st0.params, M), _stack(st0.opt_state, M)
     def loss_one(ps, w, batch):  # one model's weighted batch loss, the trainer's own functions
         return weighted_batch_loss(example_losses(model, {**consts, **ps}, batch), w)
     loss_all = vmap(loss_one, in_dims=(0, 0, None))
-    tc = cfg.train
-    sched = batch_schedule(n, tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
     T, aug = len(sched), make_augment(cfg)
     for t, ids in enumerate(tqdm(sched, desc=f"train x{M}", disable=not progress, leave=False)):
         lr = lr_at(opt, t, T)
@@ -184,23 +214,30 @@ def _flat(cfg:RunConfig, n_train:int, target_ids=None)->dict:
     return {"batch_size": cfg.train.batch_size, "epochs": cfg.train.epochs, "seed": cfg.train.seed, "n_train": n_train,
             "target_ids": None if target_ids is None else [int(i) for i in target_ids], "config_hash": _cfg_hash(cfg)}
 
-def determinism_checks(cfg:RunConfig, data:DataSplit,
-                       attr_cfg=None, # the attribution run's RunConfig or TrainResult (default: `cfg`)
+def _init_model(run, data:DataSplit)->torch.nn.Module:
+    "The model a retraining of `run` starts from."
+    if isinstance(run, TrainResult): return load_state_into(copy.deepcopy(run.model), run.init, run.consts)
+    return build_model(run.model, data.in_shape, data.n_classes, run.train.seed)
+
+def determinism_checks(run:Union[TrainResult, RunConfig], # the run retrained (a config: its seeded run)
+                       data:DataSplit,
+                       attr_cfg=None, # the attribution run's RunConfig or TrainResult (default: the run's)
                        drop_ids=None, # ids to weight 0 in check 4 (default: the first 1%)
                        workers:Sequence[int]=(0, 2), # num_workers compared in check 1
                        raise_on_fail:bool=True)->tuple: # (report, base TrainResult)
-    "The six data-order and consistency checks for this validation run; returns the base run too."
-    n, bs, seed, c = len(data.train), cfg.train.batch_size, cfg.train.seed, _no_ckpt(cfg)
+    "The six data-order and consistency checks for retraining this run; returns the base (retrained) run too."
+    cfg = _config_of(run)
+    n, bs, seed, again = len(data.train), cfg.train.batch_size, cfg.train.seed, _retrainer(run, data)
     runs = []
     def run_seq():
-        r = train(c, data, progress=False)
+        r = again()
         runs.append(r)
         return r.batch_ids, r.losses
     def run_w(drop):
         if drop is None: return runs[0].batch_ids
-        w = torch.ones(n)
+        w = _base_weights(run, n)
         w[torch.as_tensor(drop)] = 0
-        return train(c, data, weights=w, progress=False).batch_ids
+        return again(w).batch_ids
     drop = list(range(max(1, n // 100))) if drop_ids is None else drop_ids
     a = getattr(attr_cfg, "config", attr_cfg) if attr_cfg is not None else cfg  # a RunConfig or a TrainResult
     epoch_order = (check_epoch_order(data.train, bs, seed, epochs=min(3, cfg.train.epochs)) if cfg.train.shuffle
@@ -210,7 +247,7 @@ def determinism_checks(cfg:RunConfig, data:DataSplit,
               "epoch_order": epoch_order,
               "training_sequence": check_training_sequence(run_seq),
               "weight0_order": check_weight0_order(run_w, drop),
-              "model_init": check_model_init(lambda: build_model(cfg.model, data.in_shape, data.n_classes, seed)),
+              "model_init": check_model_init(lambda: _init_model(run, data)),
               "config": check_config_consistency(_flat(a, n), _flat(cfg, n),
                                                  keys=("batch_size", "epochs", "seed", "n_train", "config_hash"))}
     return verify_determinism(checks, raise_on_fail), runs[0]
@@ -220,12 +257,44 @@ def _outputs(model, data)->dict:
     r = eval_model(model, data.test)
     return {"losses": r["losses"].double(), "margins": r["margins"].double()}
 
-def gt_key(cfg:RunConfig, data:DataSplit, subsets:torch.Tensor)->str:
-    "Hash of what a ground-truth folder holds: config, dataset sizes and the subsets."
+def _feed(h, t:torch.Tensor):
+    t = t.detach().cpu().contiguous()
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.reshape(-1).view(torch.uint8).numpy())
+
+def _same_tensors(a:dict, b:dict)->bool:
+    "Same names and bitwise the same values (`a` cast to `b`'s dtype)."
+    return sorted(a) == sorted(b) and all(torch.equal(a[k].to(b[k]).cpu(), b[k].cpu()) for k in a)
+
+def run_tag(res:TrainResult, data:DataSplit)->Optional[str]:
+    """None for a run of its config's own seeded init, batch order and loss (its config hash names it); else a hash
+    of the run's init, batch order and loss (a run trained on a user's model, init or order)."""
+    cfg, tc = res.config, res.config.train
+    try:
+        m = init_state(build_model(cfg.model, data.in_shape, data.n_classes, tc.seed), cfg.optim)
+        same = _same_tensors(m.params, res.init.params) and _same_tensors(m.buffers, res.init.buffers)
+        if same and tc.trainer == "sgd":
+            sched = batch_schedule(len(data.train), tc.batch_size, tc.epochs, tc.seed, tc.shuffle, tc.drop_last)
+            same = len(sched) == len(res.batch_ids) and all(torch.equal(a, b.cpu())
+                                                            for a, b in zip(sched, res.batch_ids))
+        same = same and get_loss(res.model) is LOSSES.get(tc.loss)
+    except Exception: same = False  # a model the config cannot build: the run is its own
+    if same: return None
+    h = hashlib.sha256(getattr(get_loss(res.model), "__qualname__", "loss").encode())
+    for k in sorted(res.init.params): _feed(h, res.init.params[k])
+    for k in sorted(res.init.buffers): _feed(h, res.init.buffers[k])
+    for ids in res.batch_ids: _feed(h, ids)
+    return h.hexdigest()[:16]
+
+def gt_key(cfg:RunConfig, data:DataSplit, subsets:torch.Tensor,
+           run:Optional[TrainResult]=None)->str: # the run retrained, when it is not its config's seeded run
+    "Hash of what a ground-truth folder holds: config (and the run's own init and order), dataset sizes, subsets."
     h = hashlib.sha256(subsets.cpu().numpy().tobytes()).hexdigest()[:16]
-    s = json.dumps({"cfg": _cfg_hash(cfg), "n_train": len(data.train), "n_test": len(data.test), "subsets": h,
-                    "shape": list(subsets.shape)}, sort_keys=True)
-    return hashlib.sha256(s.encode()).hexdigest()[:16]
+    d = {"cfg": _cfg_hash(cfg), "n_train": len(data.train), "n_test": len(data.test), "subsets": h,
+         "shape": list(subsets.shape)}
+    tag = run_tag(run, data) if isinstance(run, TrainResult) else None
+    if tag is not None: d["run"] = tag
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 def _load_done(path, key):
     try: d = torch.load(path, map_location="cpu", weights_only=True)
@@ -245,7 +314,15 @@ def _check_folder(out:Path, key:str, cfg:RunConfig, data:DataSplit, m:int):
                          f"{old.get('config_hash')}, m={old.get('m')}, n_train={old.get('n_train')}; now config "
                          f"{_cfg_hash(cfg)}, m={m}, n_train={n}): use another out_dir or delete it")
 
-def ground_truth(cfg:RunConfig, data:Optional[DataSplit], subsets:torch.Tensor, out_dir,
+def _rows(rows, m:int)->list:
+    if rows is None: return list(range(m))
+    rows = [int(j) for j in torch.as_tensor(rows).reshape(-1).tolist()]
+    bad = [j for j in rows if not 0 <= j < m]
+    if bad: raise ValueError(f"rows={bad[:5]} are not subset indices in [0, {m})")
+    return sorted(set(rows))
+
+def ground_truth(run:Union[TrainResult, RunConfig], # the run to retrain (a config: its seeded run)
+                 data:Optional[DataSplit], subsets:torch.Tensor, out_dir,
                  target_ids=None, # test ids to return (default: all test examples; all are always saved)
                  batched:Optional[bool]=None, # train `models_per_batch` models at once (default: `options.batched`)
                  models_per_batch:Optional[int]=None, # default: `options.models_per_batch`
@@ -254,34 +331,39 @@ def ground_truth(cfg:RunConfig, data:Optional[DataSplit], subsets:torch.Tensor, 
                  attr_cfg:Optional[RunConfig]=None, # the attribution run's config, for check 6
                  on_model_done:Optional[Callable]=None, # on_model_done(j) after model j is saved
                  check_workers:Optional[Sequence[int]]=None, # default: `options.check_workers`
-                 options:Optional[LDSOptions]=None)->dict:
+                 options:Optional[LDSOptions]=None,
+                 rows=None, # subset indices: compute and save only these models' files, return None
+                )->Optional[dict]:
     "True per-target losses and margins `[m, K]` of every subset model (dropped = weight 0), resumable."
     t0 = time.time()
     o = _opts(options, batched=batched, models_per_batch=models_per_batch, check_workers=check_workers)
+    cfg = _config_of(run)
     data = data if data is not None else load_data(cfg.data, DTYPES[cfg.train.dtype])
     subsets = torch.as_tensor(subsets).bool().cpu()
     n, m = len(data.train), subsets.shape[0]
     if subsets.ndim != 2 or subsets.shape[1] != n:
         raise ValueError(f"subsets has shape {tuple(subsets.shape)}, expected (m, {n}) for this training set")
+    want = _rows(rows, m)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    key = gt_key(cfg, data, subsets)
+    key = gt_key(cfg, data, subsets, run)
     _check_folder(out, key, cfg, data, m)
+    again, w0 = _retrainer(run, data), _base_weights(run, n)
     report, base = None, None
     if checks:
-        report, base = determinism_checks(cfg, data, attr_cfg, drop_ids=torch.nonzero(subsets[0]).flatten().tolist(),
+        report, base = determinism_checks(run, data, attr_cfg, drop_ids=torch.nonzero(subsets[0]).flatten().tolist(),
                                           workers=o.check_workers)
     bp = out/"base.pt"
-    bd = _load_done(bp, key)
-    if bd is None:
-        base = base if base is not None else train(_no_ckpt(cfg), data, progress=False)
+    bd = _load_done(bp, key) if rows is None else None
+    if bd is None and rows is None:
+        base = base if base is not None else (run if isinstance(run, TrainResult) else again())
         bd = {**_outputs(base.model, data), "key": key}
         atomic_torch_save(bd, bp)
     def path(j): return out/f"model_{j:05d}.pt"
-    todo = [j for j in range(m) if _load_done(path(j), key) is None]
+    todo = [j for j in want if _load_done(path(j), key) is None]
     if todo: log.info("ground truth: %d of %d subset models to train in %s", len(todo), m, out)
     bat = o.batched and cfg.train.trainer == "sgd"
-    if bat and has_buffers(build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed)):
+    if bat and has_buffers(_init_model(run, data)):
         log.info("model %r has buffers (BatchNorm): training subset models one by one", cfg.model.name)
         bat = False
     pbar = tqdm(total=len(todo), desc="subset models", disable=not progress)
@@ -290,14 +372,17 @@ def ground_truth(cfg:RunConfig, data:Optional[DataSplit], subsets:torch.Tensor, 
         pbar.update(1)
         if on_model_done is not None: on_model_done(j)
     try:
-        if bat:
-            for s in range(0, len(todo), o.models_per_batch):
-                chunk = todo[s:s + o.models_per_batch]
-                model, states = train_batched(cfg, data, (~subsets[chunk]).double(), progress=False)
-                for j, st in zip(chunk, states): save(j, load_state_into(model, st))
+        if bat:  # fixed blocks j // B: model j's bits never depend on which rows were asked, or by whom
+            B, left = o.models_per_batch, set(todo)
+            for b in sorted({j // B for j in todo}):
+                block = list(range(b * B, min(m, (b + 1) * B)))
+                model, states = train_batched(run, data, w0[None] * (~subsets[block]).double(), progress=False)
+                for j, st in zip(block, states):
+                    if j in left: save(j, load_state_into(model, st))
         else:
-            for j in todo: save(j, train(_no_ckpt(cfg), data, weights=(~subsets[j]).double(), progress=False).model)
+            for j in todo: save(j, again(w0 * (~subsets[j]).double()).model)
     finally: pbar.close()
+    if rows is not None: return None
     res = [_load_done(path(j), key) for j in range(m)]
     tid = torch.arange(len(data.test)) if target_ids is None else torch.as_tensor(target_ids).long()
     return {"losses": torch.stack([r["losses"] for r in res])[:, tid],
@@ -419,13 +504,14 @@ def _grad_cosine(res, data, target_ids, measure, opts, progress):
     return grad_scores(res, data, target_ids, measure, True, opts.batch_size, progress)
 
 # %% ../nbs/08_lds.ipynb #50c9b098
-def noise_floor(cfg:RunConfig, data:DataSplit, target_ids=None, example:int=0, eps:float=1e-6)->dict:
+def noise_floor(run:Union[TrainResult, RunConfig], # the run to retrain (a config: its seeded run)
+                data:DataSplit, target_ids=None, example:int=0, eps:float=1e-6)->dict:
     "Ground-truth noise: retrain the same weights twice, and with example `example`'s weight changed by `eps`."
-    c, n = _no_ckpt(cfg), len(data.train)
+    again, n = _retrainer(run, data), len(data.train)
     tid = torch.arange(len(data.test)) if target_ids is None else torch.as_tensor(target_ids).long()
-    def l(w): return _outputs(train(c, data, weights=w, progress=False).model, data)["losses"][tid]
+    def l(w): return _outputs(again(w).model, data)["losses"][tid]
     a, b = l(None), l(None)
-    w = torch.ones(n, dtype=torch.float64)
+    w = _base_weights(run, n)
     w[example] -= eps
     d = (l(w) - a).abs()
     return {"repeat_max": float((a - b).abs().max()), "perturb_max": float(d.max()), "perturb_mean": float(d.mean()),
@@ -634,7 +720,7 @@ def evaluate(methods=None, # dict name -> scores [K, n] | score dict | score-fil
              attr_cfg:Optional[RunConfig]=None, # the attribution run's config (default: `res.config`), for check 6
              progress:bool=True,
              options:Optional[LDSOptions]=None, # how LDS is measured (the keywords above override its fields)
-             res:Optional[TrainResult]=None, # the trained run registered methods score (default: trained from `cfg`)
+             res:Optional[TrainResult]=None, # the run methods score and ground truth retrains (default: `cfg`'s)
              registered:Union[bool, Sequence[str], None]=None, # registered methods to score: True = all, a list,
                                                                # False = none; None: all when `methods` is None
              method_options:Optional[dict]=None, # name -> options object or dict of overrides
@@ -661,12 +747,13 @@ def evaluate(methods=None, # dict name -> scores [K, n] | score dict | score-fil
             raise ValueError(f"method {k!r}: target ids must be test ids in [0, {n_test})")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fl = noise_floor(cfg, data) if o.floor else None
+    run = res if res is not None else cfg  # counterfactuals retrain the scored run itself
+    fl = noise_floor(run, data) if o.floor else None
     attr = attr_cfg if attr_cfg is not None else (res.config if res is not None else None)
     rows, gts, subs = [], {}, {}
     for i, p in enumerate(o.fractions):
         sub = get_subsets(out/f"subsets_p{p}.pt", cfg, n, p, o.n_subsets, o.seed)
-        gt = ground_truth(cfg, data, sub, out/f"gt_p{p}", progress=progress, checks=(i == 0), attr_cfg=attr, options=o)
+        gt = ground_truth(run, data, sub, out/f"gt_p{p}", progress=progress, checks=(i == 0), attr_cfg=attr, options=o)
         gts[p], subs[p] = gt, sub
         # the measured φ: the loss, or minus the margin (lower = better for both, as the scores' convention assumes)
         Y, Y0 = (gt["losses"], gt["base_losses"]) if o.measure == "loss" else (-gt["margins"], -gt["base_margins"])

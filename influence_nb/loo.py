@@ -19,7 +19,7 @@ from .data import DataSplit
 from .influence import Solver, make_solver
 from .io import append_jsonl, read_jsonl
 from .measure import target_values
-from .train import RunConfig, TrainResult, lbfgs_objective, train, train_lbfgs
+from .train import RunConfig, TrainResult, lbfgs_objective, refuse_dropout, retrain, train, train_lbfgs
 
 # %% ../nbs/07_loo.ipynb #3115f751
 log = logging.getLogger(__name__)
@@ -94,12 +94,16 @@ def loo_retrain(res_or_cfg:Union[TrainResult, RunConfig], data:DataSplit, test_i
                 method:str="lbfgs", # convex models: 'lbfgs' (warm-started L-BFGS) or 'newton' (`newton_retrain`)
                 solver_obj:Optional[Solver]=None, # method='newton': a prebuilt exact `Solver` (e.g. the IF one)
                )->dict: # {id: φ} for -1 (the base run) and `train_ids`
-    "Retrain without each of `train_ids` (resumable), appending `{\"id\", \"loss\"}` lines (base: id −1) to `out_jsonl`"
+    """Retrain the run without each of `train_ids` (resumable), appending `{"id", "loss"}` lines (base: id −1) to
+    `out_jsonl`. A `TrainResult` is retrained on its own init, batch order, recipe and model (`train.retrain`); a
+    `RunConfig` is first trained (its seeded run)."""
     if method not in ("lbfgs", "newton"):
         raise ValueError(f"method={method!r} is not allowed; choose one of ['lbfgs', 'newton']")
     res = train(res_or_cfg, data, progress=False) if isinstance(res_or_cfg, RunConfig) else res_or_cfg
     convex = res.config.train.trainer == "lbfgs"
     n, dt = len(data.train), next(iter(res.state.params.values())).dtype
+    if not convex: refuse_dropout(res.model, "LOO")
+    w0 = res.weights.detach().to(dtype=dt, device="cpu")
     done = read_loo(out_jsonl)
     want = list(dict.fromkeys([-1] + [int(i) for i in train_ids]))
     todo = [i for i in want if i not in done]
@@ -108,7 +112,7 @@ def loo_retrain(res_or_cfg:Union[TrainResult, RunConfig], data:DataSplit, test_i
         if sv.name != "exact": raise ValueError("method='newton' needs an exact solver (solver='exact')")
         full = sv.obj.batch(torch.arange(n))
     for i in tqdm(todo, desc=f"LOO test {test_id}", disable=not progress, leave=False):
-        w = torch.ones(n, dtype=dt)
+        w = w0.clone()
         if i >= 0: w[i] = 0
         if convex and method == "newton":
             th, _, _ = newton_retrain(res, data, w, sv, tol, batch=full)
@@ -117,8 +121,8 @@ def loo_retrain(res_or_cfg:Union[TrainResult, RunConfig], data:DataSplit, test_i
                                               measure)[0])
         else:
             if convex: r = lbfgs_retrain(res, data, w, tol)
-            elif i == -1 and not isinstance(res_or_cfg, RunConfig): r = res
-            else: r = train(res.config, data, weights=w, progress=False)
+            elif i == -1: r = res
+            else: r = retrain(res, data, w)
             done[i] = target_value(r, data, test_id, measure)
         append_jsonl(out_jsonl, {"id": i, "loss": done[i]})
     return {i: done[i] for i in want}

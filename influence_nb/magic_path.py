@@ -19,7 +19,7 @@ from .magic import STRATEGIES, VJP_MODES, MagicOptions, _magic_unavailable, magi
 from .measure import check_measure
 from .registry import register_method
 from .seeding import seeded_masks
-from .train import TrainResult, train
+from .train import TrainResult, retrain, train
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def path_ts(J:int, # number of nodes
     return t_max * (torch.arange(J, dtype=torch.float64) + 0.5) / J
 
 # %% ../nbs/04a_magic_path.ipynb #d3c8e9a1
-def path_scores(res:TrainResult, # the run at w = 1 (its config is retrained along the path)
+def path_scores(res:TrainResult, # the run at w = 1 (retrained along the path: its init, order, recipe)
                 data:DataSplit, # the data it was trained on
                 target_ids, # ids into data.test
                 masks, # BoolTensor [J, n]: the examples each path point down-weights
@@ -63,7 +63,7 @@ def path_scores(res:TrainResult, # the run at w = 1 (its config is retrained alo
     tot = None
     for j in tqdm(range(len(ts)), desc="magic-path", disable=not progress, leave=False):
         w = 1 - float(ts[j]) * masks[j].to(dt)
-        r = train(res.config, data, weights=w, progress=False)
+        r = retrain(res, data, w)  # the run's own init, batch order, recipe and model; only the weights move
         S = magic_scores(r, data, target_ids, measure, progress=False, **kw).double()
         tot = S if tot is None else tot + S
         log.debug("magic-path: point %d of %d done (t = %.3g, %d examples moved)", j + 1, len(ts), ts[j],

@@ -99,10 +99,12 @@ def raw_images(data:DataSplit, x:torch.Tensor)->torch.Tensor:
     return x
 
 def show_input(ax, img:torch.Tensor, vmin:float, vmax:float):
-    "Draw one displayed image `[C, H, W]` (grey for one channel, RGB for three) on the scale [vmin, vmax]."
+    "Draw one displayed input on the scale [vmin, vmax]: an image `[C, H, W]` or `[H, W]`, or a feature vector `[D]`."
     img = ((img - vmin) / max(vmax - vmin, 1e-12)).clamp(0, 1)
+    if img.dim() == 1: img = img[None, None]  # a feature vector: one row of D pixels
+    elif img.dim() == 2: img = img[None]  # one channel
     if img.shape[0] in (3, 4): ax.imshow(img.permute(1, 2, 0).numpy())
-    else: ax.imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1)
+    else: ax.imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1, aspect="auto" if img.shape[1] == 1 else None)
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainConfig', 'RunConfig', 'resolve_device', 'clip_grads',
-           'SGD', 'Adam', 'AdamW', 'lr_at', 'example_losses', 'weighted_batch_loss', 'TrainState', 'init_state',
+           'SGD', 'Adam', 'AdamW', 'lr_at', 'cross_entropy', 'per_example_token_loss', 'token_cross_entropy',
+           'set_loss', 'has_loss', 'get_loss', 'example_losses', 'weighted_batch_loss', 'TrainState', 'init_state',
            'frozen_params', 'train_step', 'atomic_torch_save', 'save_state', 'load_state', 'TrainResult',
            'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'check_schedule', 'train',
-           'lbfgs_objective', 'train_lbfgs', 'evaluate']
+           'active_dropout', 'refuse_dropout', 'retrain', 'lbfgs_objective', 'train_lbfgs', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #c3ed4f02
-import io, logging, math, time
+import copy, io, logging, math, time
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,9 @@ from tqdm.auto import tqdm
 
 from .config import ConfigBase, check_choice, check_range
 from .io import atomic_write_bytes
-from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_data
+from .data import DataConfig, DataSplit, DeterministicAugment, get_batch, load_data, with_builtins
 from .models import ModelConfig, build_model
-from .registry import MODELS, OPTIMIZERS
+from .registry import LOSSES, MODELS, OPTIMIZERS
 from .seeding import batch_schedule, derive_component_seed, set_determinism
 
 # %% ../nbs/03_train.ipynb #1b9ee135
@@ -110,6 +111,7 @@ class TrainConfig(ConfigBase):
     checkpoint_every: int = 100
     lbfgs_max_iter: int = 500
     lbfgs_tol: float = 1e-10
+    loss: str = field(default="cross_entropy", metadata={"hash": "omit_default"}) # a registered per-example loss
     def validate(self):
         check_range("train.epochs", self.epochs, 1)
         check_range("train.batch_size", self.batch_size, 1)
@@ -117,6 +119,7 @@ class TrainConfig(ConfigBase):
         check_choice("train.trainer", self.trainer, ["sgd", "lbfgs"])
         check_choice("train.checkpoints", self.checkpoints, CHECKPOINTS)
         check_range("train.checkpoint_every", self.checkpoint_every, 1)
+        check_choice("train.loss", self.loss, with_builtins(LOSSES, self.loss))
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"train.device={self.device!r} is not allowed; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
@@ -269,12 +272,64 @@ def lr_at(c:OptimConfig, # optimizer config
     if c.warmup_steps and t < c.warmup_steps: return c.lr * (t + 1) / c.warmup_steps
     return _base_lr(c, t - c.warmup_steps, max(T - c.warmup_steps, 1))
 
-# %% ../nbs/03_train.ipynb #c79915c1
+# %% ../nbs/03_train.ipynb #ae6368a0
+_LOSS_ATTR = "_influence_nb_loss"
+
+@LOSSES.register("cross_entropy", help="cross-entropy of the logits against y; dict batches: the model's own loss")
+def cross_entropy(output, # logits [B, C]; for a dict batch, the model's per-example losses [B]
+                  batch)->torch.Tensor:
+    "Per-example cross-entropy `[B]` of `(x, y)` batches; a dict batch's model output is already its loss."
+    if isinstance(batch, dict): return output
+    return F.cross_entropy(output, batch[1], reduction="none")
+
+def per_example_token_loss(logits:torch.Tensor, # [B, T, V]
+                           labels:torch.Tensor, # [B, T] token ids; -100 = ignored
+                           mask:Optional[torch.Tensor]=None, # [B, T] attention mask: 0 = padding, ignored
+                           shift:bool=True, # causal LM: position t predicts token t + 1
+                           reduction:str="mean", # 'mean' or 'sum' over each example's counted tokens
+                          )->torch.Tensor: # [B]
+    "Per-token cross-entropy reduced to one value per example (counted tokens only; 0 for an example with none)."
+    check_choice("reduction", reduction, ["mean", "sum"])
+    keep = labels != -100
+    if mask is not None: keep = keep & (mask != 0)
+    if shift: logits, labels, keep = logits[:, :-1], labels[:, 1:], keep[:, 1:]
+    tok = F.cross_entropy(logits.transpose(1, 2), labels.clamp_min(0), reduction="none") * keep.to(logits.dtype)
+    tot = tok.sum(1)
+    return tot if reduction == "sum" else tot / keep.sum(1).clamp_min(1).to(tot.dtype)
+
+@LOSSES.register("token_cross_entropy", help="causal LM: mean next-token cross-entropy per example (dict batches)")
+def token_cross_entropy(output, # logits [B, T, V] (or an object with `.logits`)
+                        batch)->torch.Tensor: # dict with input_ids (labels, attention_mask optional), or (x, y)
+    "Mean next-token cross-entropy of each example (see `per_example_token_loss`)."
+    logits = getattr(output, "logits", output)
+    if isinstance(batch, dict):
+        labels = batch["labels"] if "labels" in batch else batch["input_ids"]
+        return per_example_token_loss(logits, labels, batch.get("attention_mask"))
+    return per_example_token_loss(logits, batch[1])
+
+def set_loss(model:torch.nn.Module, loss)->torch.nn.Module: # a callable `loss(output, batch) -> [B]`, a name, None
+    "Attach a per-example loss (a `LOSSES` name or a callable) to `model`; None detaches it. Returns the model."
+    if loss is None:
+        model.__dict__.pop(_LOSS_ATTR, None)
+        return model
+    if isinstance(loss, str): loss = with_builtins(LOSSES, loss)[loss]
+    if not callable(loss): raise ValueError(f"loss={loss!r} must be a callable loss(output, batch) or one of "
+                                            f"{LOSSES.names()}")
+    model.__dict__[_LOSS_ATTR] = loss  # a plain attribute: never a submodule, never in the state dict
+    return model
+
+def has_loss(model:torch.nn.Module)->bool:
+    "True when a loss is attached to `model` (`set_loss`)."
+    return _LOSS_ATTR in model.__dict__
+
+def get_loss(model:torch.nn.Module):
+    "The per-example loss attached to `model` (default: `cross_entropy`)."
+    return model.__dict__.get(_LOSS_ATTR, cross_entropy)
+
 def example_losses(model:torch.nn.Module, tensors:dict, batch)->torch.Tensor:
-    "Per-example losses `[B]` of `batch` under parameters/buffers `tensors`."
-    if isinstance(batch, dict): return functional_call(model, tensors, (batch,))
-    x, y = batch[0], batch[1]
-    return F.cross_entropy(functional_call(model, tensors, (x,)), y, reduction="none")
+    "Per-example losses `[B]` of `batch` under parameters/buffers `tensors`: the model's loss of its output."
+    out = functional_call(model, tensors, (batch if isinstance(batch, dict) else batch[0],))
+    return get_loss(model)(out, batch)
 
 def weighted_batch_loss(losses:torch.Tensor, w:torch.Tensor)->torch.Tensor:
     "`Σ_i w_i ℓ_i / |B|`: weight-0 examples contribute nothing and nothing else changes."
@@ -397,7 +452,8 @@ def prepare_batch(data:DataSplit, ids, step:int, device, dtype,
         return {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in b.items()}
     x, y = b
     if train and augment is not None: x = augment(x, ids, step)
-    return x.to(device=device, dtype=dtype), y.to(device)
+    def cast(v): return v.to(device=device, dtype=dtype if v.is_floating_point() else None)
+    return cast(x), cast(y)
 
 def load_state_into(model, state:TrainState, consts:Optional[dict]=None):
     "Copy a state's parameters and buffers into `model` (in place); returns the model."
@@ -458,6 +514,7 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
         raise ValueError(f"weights has shape {tuple(w.shape)}, expected ({n},) (one per training example)")
     if model is None: model = build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed)
     model = model.to(device=device, dtype=dtype).train()
+    if not has_loss(model): set_loss(model, cfg.train.loss)
     if init is not None: _load_init(model, init)
     if cfg.train.trainer == "lbfgs": return train_lbfgs(cfg, data, w, model, progress=progress)
     tc = cfg.train
@@ -490,6 +547,31 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
             ckpts.append(ck)
     load_state_into(model, st, consts)
     return TrainResult(model, st, init, sched, lrs, torch.stack(losses).cpu(), ckpts, consts, cfg, w, time.time() - t0)
+
+# %% ../nbs/03_train.ipynb #f58b009f
+def active_dropout(model:torch.nn.Module)->list:
+    "Names of the modules of `model` that would drop activations in train mode (dropout `p > 0`, attention dropout)."
+    out = []
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0: out.append(name)
+        elif isinstance(m, torch.nn.MultiheadAttention) and m.dropout > 0: out.append(name)
+    return out
+
+def refuse_dropout(model:torch.nn.Module, what:str): # the method that refuses, for the message ('MAGIC', 'LOO')
+    "Raise a one-line ValueError when `model` has active dropout (a replay cannot reproduce its masks)."
+    drop = active_dropout(model)
+    if drop: raise ValueError(f"model has active dropout {drop[:3]}: {what} replays training and cannot reproduce "
+                              "its random masks; set the dropout probabilities to 0 (or build the model without)")
+
+def retrain(res:TrainResult, data:DataSplit,
+            weights:Optional[torch.Tensor]=None, # per-example weights (default: the run's `res.weights`)
+            progress:bool=False)->TrainResult:
+    "Train the run `res` again, changing only the weights: its init, batch order, recipe and (a copy of) its model."
+    cfg = dataclasses.replace(res.config, train=dataclasses.replace(res.config.train, checkpoints="none"))
+    w = res.weights if weights is None else weights
+    convex = cfg.train.trainer == "lbfgs"
+    return train(cfg, data, weights=w, model=copy.deepcopy(res.model), progress=progress,
+                 schedule=None if convex else res.batch_ids, init=res.init)
 
 # %% ../nbs/03_train.ipynb #c4b94175
 def lbfgs_objective(model, params:dict, data:DataSplit, w:torch.Tensor, l2:float, device, dtype, consts=None,
@@ -526,6 +608,11 @@ def train_lbfgs(cfg:RunConfig, data:DataSplit, w:torch.Tensor, model:torch.nn.Mo
     return TrainResult(model, st, st0, [], [], torch.stack(losses).cpu(), [], {}, cfg, w, time.time() - t0)
 
 # %% ../nbs/03_train.ipynb #6e49156c
+def _classifies(out, y)->bool:
+    "True when `out` are logits `[B, C]` of integer labels `y [B]` (so margins and predictions exist)."
+    return (torch.is_tensor(out) and out.ndim == 2 and torch.is_tensor(y) and y.ndim == 1
+            and not y.is_floating_point() and len(y) == len(out))
+
 @torch.no_grad()
 def evaluate(model:torch.nn.Module, ds, batch_size:int=512, device=None, dtype=None)->dict:
     "Per-example `losses`, `margins`, `preds` and overall `accuracy` of `model` (eval mode) on `ds`."
@@ -538,21 +625,26 @@ def evaluate(model:torch.nn.Module, ds, batch_size:int=512, device=None, dtype=N
         b = get_batch(ds, torch.arange(s, min(s + batch_size, len(ds))))
         if isinstance(b, dict):
             b = {k: (v.to(device=device, dtype=dtype) if v.is_floating_point() else v.to(device)) for k, v in b.items()}
-            l = model(b)
+            l = get_loss(model)(model(b), b)
             L.append(l)
             M.append(-l)
             P.append(torch.zeros_like(l, dtype=torch.long))
             continue
-        x, y = b[0].to(device=device, dtype=dtype), b[1].to(device)
+        x, y = (v.to(device=device, dtype=dtype if v.is_floating_point() else None) for v in b[:2])
         out = model(x)
-        L.append(F.cross_entropy(out, y, reduction="none"))
-        corr = out.gather(1, y[:, None]).squeeze(1)
-        M.append(corr - out.scatter(1, y[:, None], float("-inf")).max(1).values)
-        P.append(out.argmax(1))
+        L.append(get_loss(model)(out, (x, y)))
+        if _classifies(out, y):
+            corr = out.gather(1, y[:, None]).squeeze(1)
+            M.append(corr - out.scatter(1, y[:, None], float("-inf")).max(1).values)
+            P.append(out.argmax(1))
+        else:  # not a classifier's logits: no margin, no prediction
+            M.append(torch.full_like(L[-1], float("nan")))
+            P.append(torch.full_like(L[-1], -1, dtype=torch.long))
     model.train(was)
     r = {"losses": torch.cat(L).cpu(), "margins": torch.cat(M).cpu(), "preds": torch.cat(P).cpu()}
     if isinstance(b, dict): r["accuracy"] = float("nan")
     else:
         y = torch.as_tensor(ds.y if hasattr(ds, "y") else [ds[i][1] for i in range(len(ds))])
-        r["accuracy"] = float((r["preds"] == y).double().mean())
+        ok = bool((r["preds"] >= 0).all()) and r["preds"].shape == y.shape
+        r["accuracy"] = float((r["preds"] == y).double().mean()) if ok else float("nan")
     return r
