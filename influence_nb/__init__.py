@@ -9,12 +9,14 @@ __all__ = []
 # %% ../nbs/90_api.ipynb #679b9136
 import sys as _sys, types as _types
 
-from .registry import (DATASETS, METHODS, MODELS, OPTIMIZERS, PRESETS, SOLVERS, load_builtins,
+from .registry import (DATASETS, LOSSES, METHODS, MODELS, OPTIMIZERS, PRESETS, SOLVERS, load_builtins,
                                    register_method)
 from .data import DataConfig, load_data
 from .models import ModelConfig, build_model
 from .train import (Adam, AdamW, OptimConfig, RunConfig, SGD, TrainConfig, TrainResult,
-                                evaluate as evaluate_model)
+                                evaluate as evaluate_model, per_example_token_loss, retrain, set_loss)
+from .task import Task, as_split
+from .user_code import checkpoint_run
 from .magic import magic_scores
 from .tracin import tracin_scores, tracin_topk
 from .influence import if_scores

@@ -6,8 +6,8 @@
 __all__ = ['log', 'ADAMW_OPTIM', 'CONFIG_SECTIONS', 'NEWTON_MAX_PARAMS', 'DEBUG_METHODS', 'DEBUG_NOISE', 'STAGE_DIRS',
            'parse_sets', 'resolve_config', 'run_dir', 'dataset_meta', 'is_classification', 'eval_arrays', 'save_run',
            'load_run', 'stage_train', 'read_ids', 'stage_exclude', 'StageConfig', 'choose_targets', 'Pipeline',
-           'MethodUnavailable', 'score_key', 'score_path', 'stage_scores', 'stage_loo', 'score_all', 'stage_lds',
-           'debug_supported', 'stage_debug', 'run_pipeline', 'clean_stages']
+           'MethodUnavailable', 'trained', 'score_key', 'score_path', 'stage_scores', 'stage_loo', 'score_all',
+           'stage_lds', 'debug_supported', 'stage_debug', 'run_pipeline', 'clean_stages']
 
 # %% ../nbs/09a_pipeline.ipynb #4699355f
 import copy, hashlib, json, logging, shutil, time
@@ -28,7 +28,7 @@ from .models import build_model
 from .registry import DATASETS, METHODS, MODELS, PRESETS, load_builtins
 from .seeding import batch_schedule, derive_component_seed
 from .train import (DTYPES, RunConfig, TrainResult, evaluate, init_state, load_state, load_state_into,
-                                lr_at, resolve_device, save_state, train)
+                                lr_at, resolve_device, save_state, set_loss, train)
 
 # %% ../nbs/09a_pipeline.ipynb #7dbc2482
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ def load_run(cfg:RunConfig, data, d)->TrainResult:
                          "use --force to retrain")
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
     model = build_model(cfg.model, data.in_shape, data.n_classes, cfg.train.seed).to(device=device, dtype=dtype)
+    set_loss(model, cfg.train.loss)  # the loss the run trained with (what `train` attaches)
     init = init_state(model, cfg.optim)
     consts = {k: p.detach() for k, p in model.named_parameters() if not p.requires_grad}
     state = load_state(d/"state.pt", map_location=device, optim=cfg.optim)[0].to(device, dtype)
@@ -300,15 +301,28 @@ class Pipeline:
     def __repr__(self): return f"Pipeline({self.dir})"
 
 # %% ../nbs/09a_pipeline.ipynb #4c33c8f2
+from .distributed import (barrier, broadcast, ground_truth_blocks, is_main, rank, score_tiles,
+                                      shardable, sharded_scores, world)
+
 class MethodUnavailable(ValueError):
     "A registered method cannot run on this trained model (the message says why)."
 
+def trained(p:Pipeline, force:bool=False)->TrainResult:
+    "The pipeline's trained run on every rank: rank 0 trains (or loads) it first, the other ranks then load it."
+    if p._res is not None and not force: return p._res
+    if is_main(): p.res(force=force)
+    barrier()
+    return p.res()
+
 # %% ../nbs/09a_pipeline.ipynb #d550f21d
-def score_key(opts, measure, targets:Sequence[int])->dict:
+def score_key(opts, measure, targets:Sequence[int], method:Optional[str]=None, n_train:Optional[int]=None)->dict:
     "What a score file's cache is keyed by (stored as its `options`): the options and their hash, measure, targets."
     fields_ = opts.to_dict() if isinstance(opts, ConfigBase) else {}
-    return {"method_options": fields_, "options_hash": opts.config_hash() if isinstance(opts, ConfigBase) else None,
-            "measure": measure, "targets": [int(t) for t in targets]}
+    key = {"method_options": fields_, "options_hash": opts.config_hash() if isinstance(opts, ConfigBase) else None,
+           "measure": measure, "targets": [int(t) for t in targets]}
+    if method is not None and shardable(method) and n_train is not None:  # the fixed tiles the scores are made of
+        key["tiles"] = [list(t) for t in score_tiles(method, len(key["targets"]), n_train, opts)]
+    return key
 
 def _fresh(path, config_hash:str, key:dict)->bool:
     if not Path(path).exists(): return False
@@ -322,25 +336,33 @@ def score_path(p:Pipeline, method:str)->Path:
 
 def stage_scores(p:Pipeline, method:str, force:bool=False)->Path:
     "Compute (or reuse) `scores/<method>.npz` for the pipeline's targets; the time and peak memory go beside it."
-    spec, res, data, targets = METHODS[method], p.res(), p.data, p.targets()
+    spec, res, data, targets = METHODS[method], trained(p), p.data, p.targets()
     opts, measure, h = p.options(method), p.stages.measure, p.cfg.config_hash()
     why = spec.why_unavailable(res, data, opts)
     if why: raise MethodUnavailable(f"{method} cannot run on this model: {why}")
-    path, key = score_path(p, method), score_key(opts, measure, targets)
-    if not force and _fresh(path, h, key):
+    path, key = score_path(p, method), score_key(opts, measure, targets, method, len(data.train))
+    if broadcast(not force and _fresh(path, h, key)):  # rank 0 decides: every rank takes the same branch
         log.info("%s: reusing %s", method, path)
         return path
     log.info("%s: scoring %d targets", method, len(targets))
-    t0 = time.perf_counter()
+    t0, shards, S = time.perf_counter(), None, None
     with peak_memory(next(iter(res.state.params.values())).device) as mem:
-        S = torch.as_tensor(spec(res, data, list(targets), measure, opts, p.progress))
+        if shardable(method):
+            S, shards = sharded_scores(method, res, data, list(targets), measure, opts, p.dir/"scores"/"shards"/method,
+                                       h, key, p.progress)
+        elif is_main(): S = torch.as_tensor(spec(res, data, list(targets), measure, opts, p.progress))
     dt = time.perf_counter() - t0
-    if tuple(S.shape) != (len(targets), len(data.train)):
-        raise ValueError(f"{method}: scores have shape {tuple(S.shape)}, expected {(len(targets), len(data.train))}")
-    save_scores(path, S, targets, method=method, config_hash=h, options=key, seconds=dt)
-    timing = {"seconds": dt, "peak_bytes": mem["bytes"], "memory": mem["what"]}
-    atomic_write_json(path.with_suffix(".timing.json"), timing)
-    log.info("%s: done in %.1fs -> %s", method, dt, path)
+    barrier()  # every rank has read the shards
+    if is_main():
+        if tuple(S.shape) != (len(targets), len(data.train)):
+            raise ValueError(f"{method}: scores have shape {tuple(S.shape)}, expected "
+                             f"{(len(targets), len(data.train))}")
+        save_scores(path, S, targets, method=method, config_hash=h, options=key, seconds=dt)
+        timing = {"seconds": dt, "peak_bytes": mem["bytes"], "memory": mem["what"]}
+        atomic_write_json(path.with_suffix(".timing.json"), timing)
+        if shards is not None: shards.remove()
+        log.info("%s: done in %.1fs -> %s", method, dt, path)
+    barrier()
     return path
 
 # %% ../nbs/09a_pipeline.ipynb #915991d5
@@ -355,30 +377,44 @@ def stage_loo(p:Pipeline, method:Optional[str]=None, # default: the stage config
     method = method or p.stages.loo_method
     if method not in METHODS:
         raise ValueError(f"--loo-method {method!r} is not allowed; choose one of {METHODS.names()}")
-    res, data, d, k = p.res(), p.data, p.dir, p.stages.top_k
+    res, data, d, k = trained(p), p.data, p.dir, p.stages.top_k
     sc = load_scores(stage_scores(p, method), len(data.train), p.cfg.config_hash())
     targets = sc["target_ids"].tolist()[:n_targets]
-    if force and (d/"loo").exists(): shutil.rmtree(d/"loo")
+    if force and is_main() and (d/"loo").exists(): shutil.rmtree(d/"loo")
+    barrier()
     meas = p.stages.measure
     suffix = "" if meas == "loss" else f"_{meas}"
     n_par = sum(v.numel() for v in res.state.params.values())
     newton, sv, rows = res.config.train.trainer == "lbfgs" and n_par <= NEWTON_MAX_PARAMS, None, []
-    for j, t in enumerate(targets):
+    def retrain(j, t, progress):
+        nonlocal sv
         S = sc["scores"][j]
         ids = torch.argsort(-S.abs(), stable=True)[:k].tolist()
         path = d/"loo"/f"target_{t}{suffix}.jsonl"
         if newton and sv is None and set([-1] + ids) - set(read_loo(path)):
             sv = make_solver(res, data, "exact", measure=meas)
-        loo = loo_retrain(res, data, t, ids, path, measure=meas, progress=p.progress,
-                          method="newton" if newton else "lbfgs", solver_obj=sv)
+        return S, ids, loo_retrain(res, data, t, ids, path, measure=meas, progress=progress,
+                                   method="newton" if newton else "lbfgs", solver_obj=sv)
+    if world() > 1:  # targets dealt round-robin: each target's file is written by one rank, as one process writes it
+        for j, t in list(enumerate(targets))[rank()::world()]:
+            log.info("loo: target %d on this rank", t)
+            retrain(j, t, False)
+        barrier()
+        if not is_main():
+            barrier()
+            return d/"loo"/"summary.json"
+    for j, t in enumerate(targets):
+        S, ids, loo = retrain(j, t, p.progress)
         _, pred, act, r = loo_compare(S, loo)
         rows.append({"target": t, "pearson": float(r), "n": len(ids), "train_ids": ids,
                      "predicted": [float(x) for x in pred], "actual": [float(x) for x in act]})
         log.info("loo: target %d, %s vs LOO Pearson %.3f over %d examples", t, method, r, len(ids))
-    retrain = "newton" if newton else ("lbfgs" if res.config.train.trainer == "lbfgs" else "sgd")
-    return atomic_write_json(d/"loo"/"summary.json", {
-        "method": method, "config_hash": p.cfg.config_hash(), "measure": meas, "retrain": retrain, "rows": rows,
+    retrain_kind = "newton" if newton else ("lbfgs" if res.config.train.trainer == "lbfgs" else "sgd")
+    out = atomic_write_json(d/"loo"/"summary.json", {
+        "method": method, "config_hash": p.cfg.config_hash(), "measure": meas, "retrain": retrain_kind, "rows": rows,
         "mean_pearson": float(np.nanmean([r["pearson"] for r in rows])) if rows else None})
+    barrier()
+    return out
 
 # %% ../nbs/09a_pipeline.ipynb #00ab8e60
 def _extra_scores(p:Pipeline)->dict:
@@ -411,6 +447,21 @@ def _table_order(names)->list:
     kind = lambda m: METHODS.meta(m).get("kind", "attribution") if m in METHODS else "given"
     return sorted(names, key=lambda m: (m == "random", kind(m) == "baseline"))
 
+def _sharded_ground_truth(p:Pipeline, out:Path):
+    "Train every drop fraction's missing subset models across the ranks (then `lds.evaluate` only reads them)."
+    import inspect
+    from influence_nb import lds as L
+    if world() == 1 or "rows" not in inspect.signature(L.ground_truth).parameters: return
+    st = p.stages
+    o = L.LDSOptions(fractions=tuple(st.lds_p), n_subsets=st.lds_m, seed=p.cfg.train.seed, measure=st.measure)
+    n, subs = len(p.data.train), {}
+    for turn in ("main", "others"):  # rank 0 makes and saves the subsets; the others then read them
+        if is_main() == (turn == "main"):
+            for q in o.fractions: subs[q] = L.get_subsets(out/f"subsets_p{q}.pt", p.cfg, n, q, o.n_subsets, o.seed)
+        barrier()
+    ground_truth_blocks([{"res": p.res(), "data": p.data, "subsets": subs[q], "out_dir": out/f"gt_p{q}", "options": o}
+                         for q in o.fractions], p.progress)
+
 def stage_lds(p:Pipeline, force:bool=False)->dict:
     "Ground truth over random subsets (resumable, per model) and the LDS of every score file; writes `lds/`."
     from influence_nb import lds as L
@@ -418,7 +469,13 @@ def stage_lds(p:Pipeline, force:bool=False)->dict:
     extra = _extra_scores(p)
     paths, skipped = score_all(p)
     given = {m: _scored(p, paths[m]) for m in _table_order(paths)} | extra
-    if force and (d/"gt").exists(): shutil.rmtree(d/"gt")
+    if force and is_main() and (d/"gt").exists(): shutil.rmtree(d/"gt")
+    barrier()
+    _sharded_ground_truth(p, d/"gt")
+    if not is_main():  # rank 0 evaluates and writes the table; the others read it
+        barrier()
+        t = read_json(d/"table.json")
+        return {**t, "markdown": (d/"table.md").read_text().rstrip("\n")}
     ev = L.evaluate(given, p.cfg, p.data, out_dir=d/"gt", ps=list(p.stages.lds_p), m=p.stages.lds_m,
                     seed=p.cfg.train.seed, target_ids=p.targets(), measure=p.stages.measure, progress=p.progress,
                     res=p.res(), registered=list(skipped), method_options=p.method_options)
@@ -427,6 +484,7 @@ def stage_lds(p:Pipeline, force:bool=False)->dict:
     atomic_write_text(d/"table.md", ev["markdown"] + "\n")
     for m in dict.fromkeys(r["method"] for r in ev["rows"]):
         atomic_write_json(d/f"{m}.json", [r for r in ev["rows"] if r["method"] == m])
+    barrier()
     return ev
 
 # %% ../nbs/09a_pipeline.ipynb #503676e0
@@ -455,8 +513,7 @@ def _load_debug(p:Pipeline, d:Path, j:dict)->dict:
             "self_influence": {k: torch.as_tensor(v) for k, v in si.items()},
             "run_self_influence": torch.as_tensor(run_si["tracin"])}
 
-def stage_debug(p:Pipeline, force:bool=False)->Optional[dict]:
-    "Data debugging, cached in `debug/`: the run's most suspicious training examples, and the label-noise experiment."
+def _debug_stage(p:Pipeline, force:bool=False)->Optional[dict]:
     from influence_nb.debug import mislabel_detection, detection_table, self_influence_scores
     d, h = p.dir/"debug", p.cfg.config_hash()
     why = debug_supported(p)
@@ -481,20 +538,31 @@ def stage_debug(p:Pipeline, force:bool=False)->Optional[dict]:
                                            "suspicious": sus})
     return det | {"run_self_influence": run_si, "suspicious": sus}
 
+def stage_debug(p:Pipeline, force:bool=False)->Optional[dict]:
+    "Data debugging, cached in `debug/`: the run's most suspicious training examples, and the label-noise experiment."
+    if world() == 1: return _debug_stage(p, force)
+    trained(p)
+    out = _debug_stage(p, force) if is_main() else None  # rank 0 only; the other ranks wait
+    barrier()
+    return out
+
 # %% ../nbs/09a_pipeline.ipynb #4bc42a39
 STAGE_DIRS = ("train", "scores", "loo", "lds", "debug", "report", "counterfactual")
 
 def run_pipeline(p:Pipeline, force:bool=False)->dict: # lds (the evaluation), debug, report (its paths)
     "Every stage in order; each reuses what is already saved, so an interrupted run continues where it stopped."
     from influence_nb.report import stage_report
-    p.res(force=force)
+    trained(p, force)
     _, skipped = score_all(p, force)
     n_loo = 3 if p.stages.loo_targets is None else p.stages.loo_targets
     if n_loo > 0 and p.stages.loo_method in p.methods() and p.stages.loo_method not in skipped:
         stage_loo(p, p.stages.loo_method, n_loo, force)
     ev = stage_lds(p, force)
     det = stage_debug(p, force)
-    return {"lds": ev, "debug": det, "report": stage_report(p, ev, det)}
+    if is_main(): rep = stage_report(p, ev, det)
+    else: rep = {"markdown": p.dir/"report"/"report.md", "html": p.dir/"report"/"report.html"}
+    barrier()
+    return {"lds": ev, "debug": det, "report": rep}
 
 def clean_stages(p:Pipeline, stages:Sequence[str]=STAGE_DIRS)->list:
     "Remove the outputs of `stages` (any of `STAGE_DIRS`); returns the folders removed."
