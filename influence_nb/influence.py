@@ -49,7 +49,7 @@ class Objective:
         self.theta = torch.cat([params[k].detach().reshape(-1) for k in self.names])
         self.device, self.dtype = self.theta.device, self.theta.dtype
         self.fixed = {**(res.consts or {}), **res.state.buffers}
-        opt = res.config.optim  # coupled weight decay is an L2 term of the objective; AdamW's decoupled decay is not
+        opt = res.config.optim  # coupled weight decay is an L2 term of the loss; AdamW's decoupled one is not
         self.l2 = 0.0 if getattr(opt, "decoupled", False) else float(opt.weight_decay)
         self.n = len(data.train)
         self.n_hvp = 0  # calls of `hvp` on this objective (each one pass over its examples)
@@ -59,7 +59,7 @@ class Objective:
     def P(self)->int: return self.theta.numel()
     @property
     def convex(self)->bool:
-        "The model is registered as convex (e.g. logistic regression): the data term's Hessian is positive semidefinite."
+        "A model registered as convex (e.g. logistic regression): the data term's Hessian is positive semidefinite."
         name = self.res.config.model.name
         return name in MODELS and bool(MODELS.meta(name).get("convex"))
     def unflat(self, th:torch.Tensor)->dict:
