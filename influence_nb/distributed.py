@@ -414,7 +414,7 @@ def dp_train(cfg, data=None, weights:Optional[torch.Tensor]=None, progress:bool=
 def dp_magic_scores(res, data, target_ids, measure="loss", progress:bool=False,
                     return_info:bool=False):
     "MAGIC `S [K, n] = −∂φ_k/∂w_i` with every training step's batch split across the ranks (memory strategy)."
-    from influence_nb.magic import linearize_step, state_zeros, target_gradients
+    from influence_nb.magic import _check_replay, linearize_step, state_zeros, target_gradients
     from influence_nb.train import make_augment, prepare_batch
     cfg, model, W = res.config, res.model, world()
     _dp_refuse(model, cfg)
@@ -426,8 +426,7 @@ def dp_magic_scores(res, data, target_ids, measure="loss", progress:bool=False,
     for t, ids in enumerate(res.batch_ids):  # forward replay, every state kept
         states.append(st)
         st, _ = _dp_step(model, st, data, ids, t, res.lrs[t], optim, w, res.consts, aug, device, dtype)
-    num = sum(((st.params[k] - res.state.params[k]) ** 2).sum() for k in st.params).sqrt()
-    replay_error = float(num / sum((v ** 2).sum() for v in res.state.params.values()).sqrt())
+    replay_error = _check_replay(st, res, "data-parallel replay")  # refuses unless it is the recorded run
     phi, tb, _ = target_gradients(res, data, target_ids, measure)
     K = phi.shape[0]
     sb = state_zeros(res.state.opt_state, K)
