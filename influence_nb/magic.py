@@ -363,9 +363,9 @@ class _FuncBN:
 FUSED_INPUT = 2**19  # torch.func VJP: targets fused per vmap call so that targets x batch input elements <= this
 
 def _input_numel(batch)->int:
-    "Elements of a batch's input (all floating tensors of a dict batch)."
-    if isinstance(batch, dict): return sum(v.numel() for v in batch.values() if v.is_floating_point())
-    return batch[0].numel()
+    "Elements of a batch's input, at least 1 (every tensor of a dict batch: token ids count as much as pixels)."
+    if isinstance(batch, dict): return max(1, sum(v.numel() for v in batch.values() if torch.is_tensor(v)))
+    return max(1, batch[0].numel())
 
 def linearize_step_func(model:torch.nn.Module, state:TrainState, batch, w_b:torch.Tensor, lr:float, optim,
                         consts:Optional[dict]=None,

@@ -92,7 +92,7 @@ def register_method(name:str, options:Optional[type]=None, help:str="", unavaila
 
 # %% ../nbs/00c_registry.ipynb #cb7719bd
 BUILTIN_MODULES = ["train", "data", "models", "task", "multimodal", "magic", "magic_path", "tracin", "influence",
-                   "kfac", "trak", "lds", "cifar", "hf", "distributed", "user_code", "pipeline"]
+                   "kfac", "trak", "lds", "distributed", "user_code", "pipeline", "cifar", "hf"]
 
 def load_builtins(extra:tuple=()):
     "Import the package's modules (and `extra` module names) so that their registrations run."

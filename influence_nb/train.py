@@ -480,6 +480,14 @@ def _as_state_dict(init, model:torch.nn.Module)->dict:
     "Parameters and buffers of `init` (a state dict or `TrainState`), checked against the model's names and shapes."
     d = {**init.params, **init.buffers} if isinstance(init, TrainState) else dict(init)
     own = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    canon = {id(p): k for k, p in model.named_parameters()}  # a tied tensor's one name (`named_parameters` order)
+    for k, p in model.named_parameters(remove_duplicate=False):  # its other names, as a state dict lists them
+        c = canon[id(p)]
+        if k == c or k not in d: continue
+        v = d.pop(k)
+        if c in d and not torch.equal(d[c], v.to(d[c].device, d[c].dtype)):
+            raise ValueError(f"init[{k!r}] differs from init[{c!r}], but the model ties them (one tensor)")
+        d.setdefault(c, v)
     bad = sorted(set(d) - set(own))
     if bad: raise ValueError(f"init has entries the model does not have: {bad[:5]}")
     shapes = [k for k in d if tuple(d[k].shape) != tuple(own[k].shape)]
