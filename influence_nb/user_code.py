@@ -19,7 +19,7 @@ from torch import nn
 from .data import DataSplit
 from .models import build_model, set_trainable
 from .registry import DATASETS, LOSSES, MODELS
-from .task import _check_loss
+from .task import check_loss
 from .train import (DTYPES, OptimConfig, RunConfig, TrainConfig, TrainResult, TrainState, load_state_into,
                                 prepare_batch, resolve_device, set_loss)
 
@@ -217,7 +217,7 @@ def check_run(cfg:RunConfig, data:DataSplit)->None:
             if bad is not None and len(bad):
                 raise ValueError(f"data: {part} label {int(bad[0])} is out of range for the model's {C} outputs "
                                  f"(labels must lie in [0, {C}); {len(bad)} such {part} labels)")
-    _check_loss(model, data, DTYPES[cfg.train.dtype])  # the task's check: one finite value per example
+    check_loss(model, data, DTYPES[cfg.train.dtype])  # the task's check: one finite value per example
 
 # %% ../nbs/09b_user_code.ipynb #d916d0f0
 MANIFEST = "manifest.json"
