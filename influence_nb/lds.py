@@ -22,7 +22,7 @@ from scipy.stats import rankdata
 from torch.func import jacrev, vmap
 from tqdm.auto import tqdm
 
-from .config import ConfigBase, check_choice, check_range
+from .config import ConfigBase, check_choice, check_int, check_range
 from .data import DataSplit, load_data
 from .io import atomic_write_json, load_scores, read_json, same_config_hash
 from .measure import MEASURES, per_example_grads, target_values, train_mode
@@ -38,10 +38,6 @@ from .train import (DTYPES, RunConfig, TrainResult, TrainState, TrainingDiverged
 
 # %% ../nbs/08_lds.ipynb #644f0f07
 log = logging.getLogger(__name__)
-
-def _check_int(name:str, v, lo:int):
-    if not (isinstance(v, int) and not isinstance(v, bool) and v >= lo):
-        raise ValueError(f"{name}={v!r} must be an integer >= {lo}")
 
 @dataclass
 class LDSOptions(ConfigBase):
@@ -64,18 +60,18 @@ class LDSOptions(ConfigBase):
         for p in fr: check_range("lds.fractions", p, 0, 1, lo_open=True, hi_open=True)
         if len(set(fr)) < len(fr): raise ValueError(f"lds.fractions={fr!r} lists a fraction twice")
         self.fractions = tuple(fr)
-        _check_int("lds.n_subsets", self.n_subsets, 2)  # a rank correlation needs at least two subset models
-        _check_int("lds.seed", self.seed, 0)
-        if self.bootstrap_seed is not None: _check_int("lds.bootstrap_seed", self.bootstrap_seed, 0)
-        _check_int("lds.n_boot", self.n_boot, 1)
+        check_int("lds.n_subsets", self.n_subsets, 2)  # a rank correlation needs at least two subset models
+        check_int("lds.seed", self.seed, 0)
+        if self.bootstrap_seed is not None: check_int("lds.bootstrap_seed", self.bootstrap_seed, 0)
+        check_int("lds.n_boot", self.n_boot, 1)
         check_range("lds.ci", self.ci, 0, 1, lo_open=True, hi_open=True)
         check_choice("lds.measure", self.measure, MEASURES)
         check_choice("lds.batched", self.batched, [True, False])
-        _check_int("lds.models_per_batch", self.models_per_batch, 1)
+        check_int("lds.models_per_batch", self.models_per_batch, 1)
         check_choice("lds.floor", self.floor, [True, False])
         if not (isinstance(self.check_workers, (tuple, list)) and self.check_workers):
             raise ValueError(f"lds.check_workers={self.check_workers!r} must be a non-empty list of worker counts")
-        for w in self.check_workers: _check_int("lds.check_workers", w, 0)
+        for w in self.check_workers: check_int("lds.check_workers", w, 0)
         self.check_workers = tuple(self.check_workers)
     @property
     def boot_seed(self)->int: return self.seed if self.bootstrap_seed is None else self.bootstrap_seed
@@ -439,7 +435,7 @@ def random_scores(n_targets:int, n_train:int, seed:int=0)->torch.Tensor:
 class RandomOptions(ConfigBase):
     "Options of the `random` baseline."
     seed: int = 0 # seed of the scores (`evaluate` uses its own seed unless this is given)
-    def validate(self): _check_int("random.seed", self.seed, 0)
+    def validate(self): check_int("random.seed", self.seed, 0)
 
 @register_method("random", options=RandomOptions, kind="baseline",
                  help="i.i.d. standard normal scores: what LDS = 0 looks like")
@@ -486,7 +482,7 @@ class GradDotOptions(ConfigBase):
     "Options of the `grad-dot` baseline."
     batch_size: int = 256 # training examples per chunk of per-example gradients
     prefix: ClassVar[str] = "grad-dot"
-    def validate(self): _check_int(f"{self.prefix}.batch_size", self.batch_size, 1)
+    def validate(self): check_int(f"{self.prefix}.batch_size", self.batch_size, 1)
 
 @dataclass
 class GradCosineOptions(GradDotOptions):
