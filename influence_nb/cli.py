@@ -18,7 +18,7 @@ from .io import read_json
 from .measure import MEASURES
 from .pipeline import (STAGE_DIRS, Pipeline, StageConfig, clean_stages, parse_sets, read_ids,
                                    resolve_config, run_pipeline, stage_debug, stage_exclude, stage_lds, stage_loo,
-                                   stage_scores)
+                                   stage_scores, trained)
 from .registry import DATASETS, LOSSES, METHODS, MODELS, OPTIMIZERS, PRESETS, SOLVERS, load_builtins
 from .train import CHECKPOINTS, DTYPES
 from .user_code import check_run, is_spec, user_overrides
@@ -84,6 +84,9 @@ def _common(p:argparse.ArgumentParser):
     o.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     o.add_argument("--nproc", type=int, default=1,
                    help="processes (one per GPU) under a local torchrun launcher (default 1: this process only)")
+    o.add_argument("--data-parallel", action="store_true",
+                   help="with several processes: split each training step's batch across them (train and MAGIC; "
+                        "equal to one process to round-off; not for BatchNorm models)")
     t = p.add_argument_group("targets and methods")
     t.add_argument("--targets", help="comma-separated test ids (default: a seeded choice of --n-targets)")
     t.add_argument("--n-targets", type=int, default=16, help="number of seeded random test targets (default 16)")
@@ -175,7 +178,8 @@ def pipeline_from_args(a:argparse.Namespace)->Pipeline:
     methods = tuple(m.strip() for m in a.methods.split(",") if m.strip()) if a.methods else None
     stages = StageConfig(targets=_ints(a.targets, "--targets") if a.targets else None, n_targets=a.n_targets,
                          measure=a.measure, methods=methods, top_k=a.top_k, loo_method=a.loo_method,
-                         loo_targets=a.loo_targets, lds_p=_floats(a.lds_p, "--lds-p"), lds_m=a.lds_m)
+                         loo_targets=a.loo_targets, lds_p=_floats(a.lds_p, "--lds-p"), lds_m=a.lds_m,
+                         data_parallel=a.data_parallel)
     label = a.preset or ("user" if user else "digits-mlp")  # names the run folder
     p = Pipeline(cfg, a.out, label, stages, meth, getattr(a, "scores", None) or (), not a.no_progress)
     if user and a.command != "clean": check_run(cfg, p.data)  # the user's functions fit together, before training
@@ -188,7 +192,10 @@ def cmd_config(p:Pipeline, a):
                 f"{p.cfg.summary()}")
 
 def cmd_train(p:Pipeline, a):
-    p.res(force=a.force and not a.exclude)
+    if p.stages.data_parallel and a.exclude:
+        raise ValueError("--data-parallel trains the run itself; --exclude retraining runs in one process: drop one")
+    if p.stages.data_parallel: trained(p, a.force)  # every rank trains together (`pipeline.trained`)
+    else: p.res(force=a.force and not a.exclude)
     if a.exclude:
         ids = read_ids(a.exclude, len(p.data.train))
         out = stage_exclude(p.cfg, p.data, p.dir, ids, a.force, p.progress)

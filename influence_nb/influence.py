@@ -8,8 +8,8 @@ __all__ = ['log', 'MODES', 'EXACT_MAX_PARAMS', 'LANCZOS_TOL', 'AUTO_EXACT_MAX_PA
            'hvp_spectrum', 'IndefiniteHessian', 'check_definite', 'auto_damping', 'definite_by_structure',
            'resolve_damping', 'require_definite', 'ExactSolver', 'cg_solve', 'CGSolver', 'LissaDiverged', 'lissa',
            'LissaSolver', 'arnoldi_iteration', 'ArnoldiSolver', 'Solver', 'make_solver', 's_test', 'GradCache',
-           'if_scores', 'if_self_influence', 'auto_solver', 'IFOptions', 'to_pif_convention', 'write_test_outputs',
-           'if_all_tests']
+           'if_train_scores', 'if_scores', 'if_self_influence', 'auto_solver', 'IFOptions', 'IFTiles',
+           'to_pif_convention', 'write_test_outputs', 'if_all_tests']
 
 # %% ../nbs/06_influence.ipynb #f49c71af
 import inspect, json, logging, math, time
@@ -497,6 +497,19 @@ class GradCache:
             else: yield s, torch.load(self._file(s), map_location="cpu", weights_only=True)["grads"].to(self.obj.device)
 
 # %% ../nbs/06_influence.ipynb #3cdf3f85
+def if_train_scores(obj:Objective, st:torch.Tensor, # inverse-HVPs `(H + damping I)⁻¹ ∇φ_k` of some targets `[K, P]`
+                    train_ids, # the training examples to score
+                    chunk:int=256, # training examples per gradient chunk
+                    cache:Optional[GradCache]=None, # the training gradients of `train_ids`, computed once
+                   )->torch.Tensor: # [K, len(train_ids)] float64 on the CPU
+    "The training side of IF: `S[k, i] = stₖᵀ ∇ℓ_i / n` for each training example, chunk by chunk."
+    tr = torch.as_tensor(train_ids).long().reshape(-1)
+    out = torch.zeros(len(st), len(tr), dtype=torch.float64)
+    if cache is not None: it = iter(cache)
+    else: it = ((s, per_example_grads(obj, tr[s:s + chunk], chunk=chunk)) for s in range(0, len(tr), chunk))
+    for s, G in it: out[:, s:s + len(G)] = (st @ G.T / obj.n).double().cpu()
+    return out
+
 def if_scores(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", damping:Optional[float]=None,
               mode:str="per_test", measure:str="loss", progress:bool=True,
               train_ids=None, # training examples to score (default: all)
@@ -517,9 +530,7 @@ def if_scores(res:TrainResult, data:DataSplit, target_ids, solver:str="exact", d
     for b in tqdm(blocks, desc="IF targets", disable=not progress or len(blocks) < 2, leave=False):
         tids = target_ids[b:b + target_batch]
         st = sv.solve(per_example_grads(obj, tids, train=False))
-        if cache is not None: it = iter(cache)
-        else: it = ((s, per_example_grads(obj, tr[s:s + chunk], chunk=chunk)) for s in range(0, len(tr), chunk))
-        for s, G in it: out[b:b + len(tids), s:s + len(G)] = (st @ G.T / obj.n).double().cpu()
+        out[b:b + len(tids)] = if_train_scores(obj, st, tr, chunk, cache)
     log.info(f"if_scores: {sv.info}")
     return out
 
@@ -594,6 +605,20 @@ class IFOptions(ConfigBase):
         "The solver name for a trained run (`auto` resolved)."
         return auto_solver(res) if self.solver == "auto" else self.solver
 
+# %% ../nbs/06_influence.ipynb #e57f4673
+class IFTiles:
+    "IF by tiles with the method's options: the solver built once; per tile `inverse(target_ids)`, `scores(X, ids)`."
+    def __init__(self, res:TrainResult, data:DataSplit, measure:str="loss", opts:Optional[IFOptions]=None):
+        self.opts = opts or IFOptions()
+        self.sv = make_solver(res, data, self.opts.solver_for(res), self.opts.damping, measure, False,
+                              **self.opts.solver_options())
+    def inverse(self, target_ids)->torch.Tensor:
+        "`(H + damping I)⁻¹ ∇φ_k` `[K, P]` for the test examples `target_ids`."
+        return self.sv.solve(per_example_grads(self.sv.obj, torch.as_tensor(target_ids).long(), train=False))
+    def scores(self, X:torch.Tensor, train_ids)->torch.Tensor:
+        "The scores `[K, len(train_ids)]` of the inverse-HVPs `X` on the training examples `train_ids`."
+        return if_train_scores(self.sv.obj, X, train_ids, self.opts.chunk)
+
 # %% ../nbs/06_influence.ipynb #3d19f00f
 def _if_self_influence(res:TrainResult, data:DataSplit, opts:Optional[IFOptions]=None,
                        progress:bool=False)->torch.Tensor:
@@ -610,6 +635,7 @@ def _if_unavailable(res:TrainResult, data:DataSplit, opts:Optional[IFOptions]=No
     return None
 
 @register_method("if", options=IFOptions, unavailable=_if_unavailable, self_influence=_if_self_influence,
+                 tiles=IFTiles,
                  help="influence functions (Koh & Liang): exact Hessian, CG, LiSSA, Arnoldi or any registered solver")
 def _if_method(res:TrainResult, data:DataSplit, target_ids, measure:str="loss", opts:Optional[IFOptions]=None,
                progress:bool=False)->torch.Tensor:

@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['log', 'COVERED', 'FISHERS', 'DAMPING_MODES', 'UNCOVERED', 'HEURISTIC_DAMPING', 'KFACOptions', 'KLayer', 'find_layers',
            'check_coverage', 'label_draws', 'sample_labels', 'pseudo_batch', 'layer_io', 'layer_grads', 'kron_factors',
-           'eigen_correction', 'KFACSolver', 'kfac_solver', 'ekfac_solver', 'kfac_scores', 'KFACMethodOptions']
+           'eigen_correction', 'KFACSolver', 'kfac_solver', 'ekfac_solver', 'kfac_train_scores', 'kfac_scores',
+           'KFACMethodOptions', 'KFACTiles']
 
 # %% ../nbs/06a_kfac.ipynb #c9233941
-import logging, math, time
+import functools, logging, math, time
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -310,19 +311,13 @@ def _impl(sv):
         raise ValueError(f"kfac_scores needs a 'kfac' or 'ekfac' solver, got {type(sv).__name__}")
     return sv
 
-def kfac_scores(res, data, target_ids, solver:str="ekfac", damping:Optional[float]=None, measure:str="loss",
-                progress:bool=False, train_ids=None, # training examples to score (default: all)
-                chunk:int=256, solver_obj=None, # a prebuilt K-FAC / EK-FAC solver to reuse
-                max_elems:int=1 << 24, # bound on a chunk's per-layer per-example gradients
-                **opts)->torch.Tensor: # `KFACOptions` of a new solver
-    "`if_scores`' `S[k, i] = (1/n) ∇φ_kᵀ (F̂ + λI)⁻¹ ∇ℓ_i` `[K, n_train]`, the training side contracted layer by layer."
-    from influence_nb.influence import Objective, per_example_grads as flat_grads
-    check_choice("solver", solver, ["kfac", "ekfac"])
-    if solver_obj is not None: sv = _impl(solver_obj)
-    else: sv = SOLVERS[solver](Objective(res, data, measure), damping, progress, **opts)
-    obj = sv.obj
-    X = sv.solve(flat_grads(obj, torch.as_tensor(target_ids).long().reshape(-1), train=False))  # [K, P]
-    tr = torch.arange(obj.n) if train_ids is None else torch.as_tensor(train_ids).long()
+def kfac_train_scores(sv, X:torch.Tensor, # the solver; inverse-HVPs `(F̂ + λI)⁻¹ ∇φ_k` of some targets `[K, P]`
+                      train_ids, chunk:int=256, # the training examples to score; examples per pass
+                      max_elems:int=1 << 24, # bound on a chunk's per-layer per-example gradients
+                      progress:bool=False)->torch.Tensor: # [K, len(train_ids)] float64 on the CPU
+    "The training side of `kfac_scores`: `Xᵀ ∇ℓ_i / n` contracted layer by layer, chunk by chunk."
+    sv = _impl(sv)
+    obj, tr = sv.obj, torch.as_tensor(train_ids).long().reshape(-1)
     out = torch.zeros(len(X), len(tr), dtype=torch.float64)
     tensors = {**obj.fixed, **obj.unflat(obj.theta.detach().requires_grad_(True))}
     Xl = [X[:, l.index.to(X.device)].reshape(len(X), -1) for l in sv.layers]
@@ -343,7 +338,22 @@ def kfac_scores(res, data, target_ids, solver:str="ekfac", damping:Optional[floa
             out[:, s:s + len(ones)] = (S / obj.n).double().cpu()
     return out
 
-# %% ../nbs/06a_kfac.ipynb #b1495cec
+def kfac_scores(res, data, target_ids, solver:str="ekfac", damping:Optional[float]=None, measure:str="loss",
+                progress:bool=False, train_ids=None, # training examples to score (default: all)
+                chunk:int=256, solver_obj=None, # a prebuilt K-FAC / EK-FAC solver to reuse
+                max_elems:int=1 << 24, # bound on a chunk's per-layer per-example gradients
+                **opts)->torch.Tensor: # `KFACOptions` of a new solver
+    "`if_scores`' `S[k, i] = (1/n) ∇φ_kᵀ (F̂ + λI)⁻¹ ∇ℓ_i` `[K, n_train]`, the training side contracted layer by layer."
+    from influence_nb.influence import Objective, per_example_grads as flat_grads
+    check_choice("solver", solver, ["kfac", "ekfac"])
+    if solver_obj is not None: sv = _impl(solver_obj)
+    else: sv = SOLVERS[solver](Objective(res, data, measure), damping, progress, **opts)
+    obj = sv.obj
+    X = sv.solve(flat_grads(obj, torch.as_tensor(target_ids).long().reshape(-1), train=False))  # [K, P]
+    tr = torch.arange(obj.n) if train_ids is None else torch.as_tensor(train_ids).long()
+    return kfac_train_scores(sv, X, tr, chunk, max_elems, progress)
+
+# %% ../nbs/06a_kfac.ipynb #e0011bb7
 @dataclass
 class KFACMethodOptions(KFACOptions):
     "Options of the `kfac` / `ekfac` methods: the solver's options and its damping (None: 0.1 × mean eigenvalue)."
@@ -367,7 +377,29 @@ def _kfac_method(kind:str):
                            **o.solver_opts())
     return fn
 
+# %% ../nbs/06a_kfac.ipynb #9f5a012a
+class KFACTiles:
+    "The `kfac` / `ekfac` method by tiles: the solver fitted once; per tile `inverse(target_ids)`, `scores(X, ids)`."
+    def __init__(self, res, data, measure:str="loss", opts:Optional[KFACMethodOptions]=None,
+                 kind:str="ekfac"): # 'kfac' or 'ekfac'
+        from influence_nb.influence import Objective
+        check_choice("solver", kind, ["kfac", "ekfac"])
+        self.opts = opts or KFACMethodOptions()
+        so = self.opts.solver_opts()
+        self.chunk = so.pop("chunk")  # as the method passes its options to `kfac_scores`: the scores' chunk
+        self.sv = SOLVERS[kind](Objective(res, data, measure), self.opts.damping, False, **so)
+    def inverse(self, target_ids)->torch.Tensor:
+        "`(F̂ + λI)⁻¹ ∇φ_k` `[K, P]` for the test examples `target_ids`."
+        from influence_nb.influence import per_example_grads as flat_grads
+        return self.sv.solve(flat_grads(self.sv.obj, torch.as_tensor(target_ids).long().reshape(-1), train=False))
+    def scores(self, X:torch.Tensor, train_ids)->torch.Tensor:
+        "The scores `[K, len(train_ids)]` of the inverse-HVPs `X` on the training examples `train_ids`."
+        return kfac_train_scores(self.sv, X, train_ids, self.chunk)
+
+# %% ../nbs/06a_kfac.ipynb #f4a0b167
 _EK_HELP = "EK-FAC influence (eigenvalue-corrected Kronecker factors of Linear/Conv2d layers)"
-register_method("ekfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_EK_HELP)(_kfac_method("ekfac"))
+register_method("ekfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_EK_HELP,
+                tiles=functools.partial(KFACTiles, kind="ekfac"))(_kfac_method("ekfac"))
 _K_HELP = "K-FAC influence (Kronecker-factored Gauss-Newton blocks of Linear/Conv2d layers)"
-register_method("kfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_K_HELP)(_kfac_method("kfac"))
+register_method("kfac", options=KFACMethodOptions, unavailable=_kfac_unavailable, help=_K_HELP,
+                tiles=functools.partial(KFACTiles, kind="kfac"))(_kfac_method("kfac"))

@@ -6,8 +6,8 @@
 __all__ = ['log', 'ADAMW_OPTIM', 'CONFIG_SECTIONS', 'NEWTON_MAX_PARAMS', 'DEBUG_METHODS', 'DEBUG_NOISE', 'STAGE_DIRS',
            'parse_sets', 'resolve_config', 'run_dir', 'dataset_meta', 'is_classification', 'eval_arrays', 'save_run',
            'load_run', 'stage_train', 'read_ids', 'stage_exclude', 'StageConfig', 'choose_targets', 'Pipeline',
-           'MethodUnavailable', 'trained', 'score_key', 'score_path', 'stage_scores', 'stage_loo', 'score_all',
-           'stage_lds', 'debug_supported', 'stage_debug', 'run_pipeline', 'clean_stages']
+           'MethodUnavailable', 'data_parallel', 'trained', 'score_key', 'score_path', 'stage_scores', 'stage_loo',
+           'score_all', 'stage_lds', 'debug_supported', 'stage_debug', 'run_pipeline', 'clean_stages']
 
 # %% ../nbs/09a_pipeline.ipynb #4699355f
 import copy, hashlib, json, logging, shutil, time
@@ -136,7 +136,9 @@ def eval_arrays(model:torch.nn.Module, data, cfg:RunConfig)->dict:
             "preds": ev["preds"].numpy(), "labels": _test_labels(data.test), "accuracy": np.float64(acc)}
 
 # %% ../nbs/09a_pipeline.ipynb #83e8d109
-def save_run(res:TrainResult, data, d)->dict:
+def save_run(res:TrainResult, data, d,
+             data_parallel:int=1, # the ranks it was trained on with each batch split (`--data-parallel`), recorded
+            )->dict:
     "Write a training run to `d/train` (atomically, file by file; `meta.json` last marks it complete)."
     d = Path(d)/"train"
     h, cks = res.config.config_hash(), []
@@ -152,6 +154,7 @@ def save_run(res:TrainResult, data, d)->dict:
     meta = {"config_hash": h, "config": res.config.to_dict(), "n_steps": res.n_steps,
             "test_accuracy": float(ev["accuracy"]), "checkpoints": cks,
             "final_loss": float(res.losses[-1]) if len(res.losses) else None}
+    if data_parallel > 1: meta["data_parallel"] = int(data_parallel)
     atomic_write_json(d/"meta.json", meta)
     return meta
 
@@ -235,6 +238,7 @@ class StageConfig(ConfigBase):
     loo_targets: Optional[int] = None # LOO for the first N targets only (None: all for `stage_loo`, 3 in a run)
     lds_p: tuple = (0.01, 0.05, 0.1, 0.5) # LDS drop fractions
     lds_m: int = 32 # LDS subsets per drop fraction
+    data_parallel: bool = False # with several ranks: split each training step's batch across them (training, MAGIC)
     def validate(self):
         _at_least("n_targets", "--n-targets", self.n_targets, 1)
         _at_least("top_k", "--top-k", self.top_k, 1)
@@ -301,15 +305,37 @@ class Pipeline:
     def __repr__(self): return f"Pipeline({self.dir})"
 
 # %% ../nbs/09a_pipeline.ipynb #4c33c8f2
-from .distributed import (barrier, broadcast, ground_truth_blocks, is_main, rank, score_tiles,
-                                      shardable, sharded_scores, world)
+from .distributed import (barrier, broadcast, dp_magic_scores, dp_train, ground_truth_blocks, is_main,
+                                      rank, score_tiles, shardable, sharded_scores, world)
 
 class MethodUnavailable(ValueError):
     "A registered method cannot run on this trained model (the message says why)."
 
+def data_parallel(p:Pipeline)->bool:
+    "Whether the run is trained (and MAGIC scored) with each step's batch split across the ranks."
+    return bool(p.stages.data_parallel) and world() > 1
+
+def _train_data_parallel(p:Pipeline, force:bool=False)->TrainResult:
+    "Every rank trains the run together (`distributed.dp_train`), rank 0 saves it; a saved run of the config is reused."
+    cfg, data, d, ok = p.cfg, p.data, p.dir, False
+    if is_main() and not force and (Path(d)/"train"/"meta.json").exists():
+        try: ok = load_run(cfg, data, d) is not None
+        except (ValueError, FileNotFoundError) as e: log.warning("train: saved run unusable (%s); retraining", e)
+    if broadcast(ok):
+        log.info("train: reusing %s", Path(d)/"train")
+        return load_run(cfg, data, d)
+    log.info("train: %s, data-parallel over %d ranks (each step's batch split)", cfg.model.name, world())
+    res = dp_train(cfg, data, progress=p.progress)
+    if is_main(): save_run(res, data, d, data_parallel=world())
+    barrier()
+    return load_run(cfg, data, d) if cfg.train.checkpoints != "none" else res
+
 def trained(p:Pipeline, force:bool=False)->TrainResult:
     "The pipeline's trained run on every rank: rank 0 trains (or loads) it first, the other ranks then load it."
     if p._res is not None and not force: return p._res
+    if data_parallel(p):
+        p._res = _train_data_parallel(p, force)
+        return p._res
     if is_main(): p.res(force=force)
     barrier()
     return p.res()
@@ -341,13 +367,20 @@ def stage_scores(p:Pipeline, method:str, force:bool=False)->Path:
     why = spec.why_unavailable(res, data, opts)
     if why: raise MethodUnavailable(f"{method} cannot run on this model: {why}")
     path, key = score_path(p, method), score_key(opts, measure, targets, method, len(data.train))
+    dp = method == "magic" and data_parallel(p)
+    if dp:
+        key["data_parallel"] = world()  # round-off apart from a one-process MAGIC: keyed apart
+        if opts.strategy != "memory":
+            raise ValueError(f"magic.strategy={opts.strategy!r}: data-parallel MAGIC keeps every state in memory; "
+                             "use magic.strategy=memory or drop --data-parallel")
     if broadcast(not force and _fresh(path, h, key)):  # rank 0 decides: every rank takes the same branch
         log.info("%s: reusing %s", method, path)
         return path
     log.info("%s: scoring %d targets", method, len(targets))
     t0, shards, S = time.perf_counter(), None, None
     with peak_memory(next(iter(res.state.params.values())).device) as mem:
-        if shardable(method):
+        if dp: S = dp_magic_scores(res, data, list(targets), measure, p.progress)
+        elif shardable(method):
             S, shards = sharded_scores(method, res, data, list(targets), measure, opts, p.dir/"scores"/"shards"/method,
                                        h, key, p.progress)
         elif is_main(): S = torch.as_tensor(spec(res, data, list(targets), measure, opts, p.progress))

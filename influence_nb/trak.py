@@ -4,12 +4,12 @@
 
 # %% auto #0
 __all__ = ['log', 'PROJ_TYPES', 'TARGETS', 'TrakOptions', 'trak_output', 'output_grads', 'Projector', 'member_features',
-           'trak_solve', 'member_config', 'ensemble_runs', 'trak_scores']
+           'trak_solve', 'member_config', 'ensemble_runs', 'trak_model_parts', 'trak_combine', 'trak_scores']
 
 # %% ../nbs/06b_trak.ipynb #5b96c759
 import logging, math
 from dataclasses import dataclass, replace
-from typing import Callable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 import torch
 from torch.func import functional_call, grad, jacrev, vmap
@@ -185,6 +185,36 @@ def ensemble_runs(res:TrainResult, data:DataSplit, n_models:int, seed:Optional[i
     return [train(member_config(res.config, seed, m, keep_checkpoints), data, weights=res.weights, progress=False)
             for m in tqdm(range(1, n_models), desc="TRAK models", disable=not progress, leave=False)]
 
+def trak_model_parts(res:TrainResult, data:DataSplit, target_ids, measure:Union[str, Callable]="loss",
+                     opts:Optional[TrakOptions]=None, m:int=0, # the ensemble model: 0 is `res` itself
+                     run:Optional[TrainResult]=None, # model m already trained (default: trained here for m ≥ 1)
+                     progress:bool=False)->list: # [(solve [K, n], out-to-loss weights [n])], float64, per member
+    "Ensemble model `m`'s members: each one's kernel solve `T (ΦᵀΦ + λI)⁻¹ Φᵀ` and its weights `1 − p`."
+    opts = TrakOptions() if opts is None else opts
+    seed = res.config.train.seed if opts.seed is None else opts.seed
+    if m == 0: r = res
+    elif run is not None: r = run
+    else: r = train(member_config(res.config, seed, m, opts.use_checkpoints), data, weights=res.weights, progress=False)
+    out = []
+    for name, st in _members(r, opts.use_checkpoints):
+        proj = None
+        if opts.proj_dim is not None:
+            s = derive_component_seed(seed, "trak_proj", f"{m}|{name}")
+            proj = Projector(sum(v.numel() for v in st.params.values()), opts.proj_dim, s, opts.proj_type)
+        fixed = {**(r.consts or {}), **st.buffers}
+        Phi, Qm, T = member_features(r.model, st.params, fixed, data, target_ids, measure, opts.target, proj,
+                                     opts.batch_size, progress)
+        out.append((trak_solve(Phi, T, opts.ridge), Qm.double()))
+    return out
+
+def trak_combine(parts:Iterable)->torch.Tensor: # [K, n] float64 on the CPU
+    "The ensemble's scores from its members' `(solve, weights)` in model order: the solves and weights averaged apart."
+    S, Q, count = 0.0, 0.0, 0
+    for Sm, Qm in parts: S, Q, count = S + Sm, Q + Qm, count + 1
+    if count == 0: raise ValueError("trak_combine: no ensemble members")
+    log.info("trak: %d member(s)", count)
+    return ((S / count) * (Q / count)[None]).cpu()
+
 def trak_scores(res:TrainResult, data:DataSplit, target_ids,
                 measure:Union[str, Callable]="loss", # what the scores predict: 'loss', 'margin' (φ = −margin), callable
                 opts:Optional[TrakOptions]=None, progress:bool=True,
@@ -194,28 +224,13 @@ def trak_scores(res:TrainResult, data:DataSplit, target_ids,
     opts = TrakOptions() if opts is None else opts
     opts.validate()
     check_measure(measure)
-    seed = res.config.train.seed if opts.seed is None else opts.seed
     if runs is not None and len(runs) < opts.n_models - 1:
         raise ValueError(f"runs holds {len(runs)} trained model(s) but trak.n_models={opts.n_models} needs "
                          f"{opts.n_models - 1}")
-    S, Q, count = 0.0, 0.0, 0
-    for m in tqdm(range(opts.n_models), desc="TRAK models", disable=not progress or opts.n_models < 2, leave=False):
-        if m == 0: r = res
-        elif runs is not None: r = runs[m - 1]
-        else:
-            cfg_m = member_config(res.config, seed, m, opts.use_checkpoints)
-            r = train(cfg_m, data, weights=res.weights, progress=False)
-        for name, st in _members(r, opts.use_checkpoints):
-            proj = None
-            if opts.proj_dim is not None:
-                s = derive_component_seed(seed, "trak_proj", f"{m}|{name}")
-                proj = Projector(sum(v.numel() for v in st.params.values()), opts.proj_dim, s, opts.proj_type)
-            fixed = {**(r.consts or {}), **st.buffers}
-            Phi, Qm, T = member_features(r.model, st.params, fixed, data, target_ids, measure, opts.target, proj,
-                                         opts.batch_size, progress)
-            S, Q, count = S + trak_solve(Phi, T, opts.ridge), Q + Qm.double(), count + 1
-    log.info("trak: %d member(s), proj_dim=%s, ridge=%g", count, opts.proj_dim, opts.ridge)
-    return ((S / count) * (Q / count)[None]).cpu()
+    models = tqdm(range(opts.n_models), desc="TRAK models", disable=not progress or opts.n_models < 2, leave=False)
+    log.info("trak: %d model(s), proj_dim=%s, ridge=%g", opts.n_models, opts.proj_dim, opts.ridge)
+    return trak_combine(p for m in models for p in trak_model_parts(
+        res, data, target_ids, measure, opts, m, None if m == 0 or runs is None else runs[m - 1], progress))
 
 # %% ../nbs/06b_trak.ipynb #13a7d827
 def _trak_unavailable(res:TrainResult, data:DataSplit, opts:Optional[TrakOptions]=None)->Optional[str]:
