@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from influence_nb.cifar import MAGIC_RECIPE  # registers the model, the dataset and the preset
+from influence_nb.cifar import MAGIC_RECIPE, warm_start  # registers the model, the dataset and the preset
 from influence_nb.data import load_data, shared_data_dir
 from influence_nb.io import atomic_write_text
 from influence_nb.lds import evaluate, get_subsets, ground_truth, lds, random_scores
@@ -41,11 +41,17 @@ from influence_nb.train import DTYPES, atomic_torch_save, evaluate as eval_model
 log = logging.getLogger("cifar10_lds")
 OTHERS = {"tracin": {}, "ekfac": {"uncovered": "diagonal"}, "trak": {}}
 
-def cpu_config(root, tiny:bool=False):
-    "The preset at the CPU size (see the module docstring)."
+WARM_LR = 0.1  # the peak learning rate of the run from the warm start (one-cycle, as the preset)
+TINY_WARM = dict(n=200, epochs=1, batch_size=50)
+
+def cpu_config(root, tiny:bool=False, warm=None, # warm: the warm-start state-dict file (None: from scratch)
+               overrides=None): # more `section.field` overrides (a variant, `cifar10_pilot.py`)
+    "The preset at the CPU size (see the module docstring), from its random initialization or from `warm`."
     o = {"data.name": "cifar10_subset", "data.root": str(root), "data.n_test": 200, "model.width": 4,
          "train.epochs": 2, "train.batch_size": 200, "train.device": "cpu"}
     if tiny: o.update({"data.n_train": 200, "data.n_test": 20, "train.batch_size": 50})
+    if warm is not None: o.update({"model.pretrained_path": str(warm), "optim.lr": WARM_LR})
+    o.update(overrides or {})
     return resolve_config("cifar10-resnet9-magic", overrides=o)
 
 def _load(path):
@@ -149,7 +155,10 @@ def saved_table(a, out:Path, tid, ps, base_losses)->str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default="outputs/cifar10_lds")
+    ap.add_argument("--out", default=None, help="default: outputs/cifar10_lds_warm (warm start), outputs/cifar10_lds")
+    ap.add_argument("--start", default="warm", choices=["warm", "scratch"],
+                    help="warm: from `influence_nb.cifar.warm_start` (trained on disjoint JPEG images); scratch: "
+                         "from the random initialization")
     ap.add_argument("--targets", type=int, default=50)
     ap.add_argument("--m", type=int, default=50, help="subset models per fraction")
     ap.add_argument("--ps", default="0.05,0.01,0.1", help="drop fractions, in the order they are computed")
@@ -169,9 +178,13 @@ def main(argv=None):
     ps = [float(p) for p in a.ps.split(",")]
     root = shared_data_dir()
     if root is None: raise SystemExit("the shared data folder (../shared/data) is absent")
-    cfg = cpu_config(root/"cifar10_subset", a.tiny)
-    out = Path(a.out)
+    out = Path(a.out or ("outputs/cifar10_lds_warm" if a.start == "warm" else "outputs/cifar10_lds"))
     out.mkdir(parents=True, exist_ok=True)
+    warm = None
+    if a.start == "warm":
+        warm = warm_start(root, out/"warm_start.pt", **(TINY_WARM if a.tiny else {}))
+        log.info("warm start %s", warm)
+    cfg = cpu_config(root/"cifar10_subset", a.tiny, warm)
     data = load_data(cfg.data, DTYPES[cfg.train.dtype])
     tid = list(range(a.targets))
     t0 = time.time()
