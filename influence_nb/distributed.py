@@ -33,6 +33,17 @@ def local_rank()->int:
     "This process's index on its node (`LOCAL_RANK`; 0 without a launcher)."
     return int(os.environ.get("LOCAL_RANK", "0"))
 
+def _attempt_store(timeout:datetime.timedelta):
+    """Under torchrun's elastic agent: its store, under a prefix of this restart attempt (None otherwise).
+
+    The agent keeps one store for all attempts, and the default `env://` rendezvous does not prefix it, so after a
+    restart a rank can read a dead rank's gloo address from the last attempt and fail with "Connection refused"."""
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True": return None
+    s = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), int(os.environ["WORLD_SIZE"]),
+                      is_master=False, timeout=timeout)
+    return dist.PrefixStore(f"influence_nb/attempt_{attempt}", s)
+
 def init(timeout_s:float=1800)->bool: # how long a collective waits for the other ranks
     "Join the launcher's process group (once); False when there is none (one process: world 1)."
     if not dist.is_available(): return False
@@ -42,7 +53,11 @@ def init(timeout_s:float=1800)->bool: # how long a collective waits for the othe
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank() % torch.cuda.device_count())
         backend = "cpu:gloo,cuda:nccl"
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store = _attempt_store(timeout)
+    if store is None: dist.init_process_group(backend, timeout=timeout)
+    else: dist.init_process_group(backend, store=store, rank=int(os.environ["RANK"]),
+                                  world_size=int(os.environ["WORLD_SIZE"]), timeout=timeout)
     _install_log_prefix()
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # torchrun stops the other ranks with SIGTERM when one
         signal.signal(signal.SIGTERM, lambda s, f: sys.exit(128 + s))  # fails: unwind, so no temporary file stays
