@@ -470,21 +470,13 @@ def _dp_step(model, st, data, ids, t, lr, optim, w, consts, aug, device, dtype):
     new, loss, _ = train_step(model, st, batch, w[loc.to(device)], lr, DataParallelOptim(optim, share), consts)
     return new, all_reduce_sum({"l": loss * share})["l"]
 
-def _checkpoint(policy:str, every_n:int, t:int, steps_per_epoch:int, lrs:list, st)->Optional[dict]:
-    "The checkpoint `train.train` records after step `t` under `policy` (in memory), or None."
-    end_epoch, every = (t + 1) % steps_per_epoch == 0, policy == "every" and (t + 1) % every_n == 0
-    if not ((policy == "epoch" and end_epoch) or policy == "all" or every): return None
-    e0 = t + 1 - (steps_per_epoch if policy == "epoch" else 1)
-    return {"step": t + 1, "epoch": (t + 1) / steps_per_epoch, "lr": lrs[-1], "lr_mean": sum(lrs[e0:]) / len(lrs[e0:]),
-            "state": st.clone()}
-
 def dp_train(cfg, data=None, weights:Optional[torch.Tensor]=None, progress:bool=True):
     "Data-parallel `train`: each step's batch split across the ranks, gradients all-reduced; a `TrainResult`."
     from influence_nb.data import load_data
     from influence_nb.models import build_model
     from influence_nb.seeding import batch_schedule, set_determinism
-    from influence_nb.train import (DTYPES, TrainResult, frozen_params, has_loss, init_state, load_state_into, lr_at,
-                                    make_augment, resolve_device, set_loss)
+    from influence_nb.train import (DTYPES, TrainResult, checkpoint_entry, frozen_params, has_loss, init_state,
+                                    load_state_into, lr_at, make_augment, resolve_device, set_loss)
     dtype, device = DTYPES[cfg.train.dtype], resolve_device(cfg.train.device)
     if device.type == "cuda": set_determinism(cfg.train.seed)
     data = data if data is not None else load_data(cfg.data, dtype)
@@ -504,8 +496,8 @@ def dp_train(cfg, data=None, weights:Optional[torch.Tensor]=None, progress:bool=
         st, loss = _dp_step(model, st, data, ids, t, lr, cfg.optim, w, consts, aug, device, dtype)
         lrs.append(lr)
         losses.append(loss)
-        ck = _checkpoint(tc.checkpoints, tc.checkpoint_every, t, spe, lrs, st)
-        if ck is not None: ckpts.append(ck)
+        ck = checkpoint_entry(tc.checkpoints, tc.checkpoint_every, t, spe, lrs)
+        if ck is not None: ckpts.append({**ck, "state": st.clone()})
     load_state_into(model, st, consts)
     return TrainResult(model, st, init, sched, lrs, torch.stack(losses).cpu(), ckpts, consts, cfg, w, time.time() - t0)
 

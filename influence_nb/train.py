@@ -7,8 +7,8 @@ __all__ = ['log', 'SCHEDULES', 'CHECKPOINTS', 'DTYPES', 'OptimConfig', 'TrainCon
            'SGD', 'Adam', 'AdamW', 'lr_at', 'cross_entropy', 'per_example_token_loss', 'token_cross_entropy',
            'set_loss', 'has_loss', 'get_loss', 'example_losses', 'weighted_batch_loss', 'TrainState', 'init_state',
            'frozen_params', 'train_step', 'atomic_torch_save', 'save_state', 'load_state', 'TrainResult',
-           'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'check_schedule', 'train',
-           'active_dropout', 'refuse_dropout', 'retrain', 'lbfgs_objective', 'train_lbfgs', 'evaluate']
+           'TrainingDiverged', 'make_augment', 'prepare_batch', 'load_state_into', 'check_schedule', 'checkpoint_entry',
+           'train', 'active_dropout', 'refuse_dropout', 'retrain', 'lbfgs_objective', 'train_lbfgs', 'evaluate']
 
 # %% ../nbs/03_train.ipynb #c3ed4f02
 import copy, io, logging, math, time
@@ -502,6 +502,18 @@ def _load_init(model:torch.nn.Module, init):
     with torch.no_grad():
         for k, v in _as_state_dict(init, model).items(): own[k].copy_(v)
 
+# %% ../nbs/03_train.ipynb #c5106fda
+def checkpoint_entry(policy:str, # `train.checkpoints`: 'none', 'epoch', 'every' or 'all'
+                     every_n:int, # `train.checkpoint_every`
+                     t:int, steps_per_epoch:int, # the step just taken (0-based)
+                     lrs:Sequence[float])->Optional[dict]: # the learning rates of steps 0..t
+    "The checkpoint record (step, epoch, lr, mean lr since the last one) that `policy` keeps after step `t`, or None."
+    end_epoch, every = (t + 1) % steps_per_epoch == 0, policy == "every" and (t + 1) % every_n == 0
+    if not ((policy == "epoch" and end_epoch) or policy == "all" or every): return None
+    e0 = t + 1 - (steps_per_epoch if policy == "epoch" else 1)
+    since = lrs[e0:t + 1]
+    return {"step": t + 1, "epoch": (t + 1) / steps_per_epoch, "lr": lrs[t], "lr_mean": sum(since) / len(since)}
+
 # %% ../nbs/03_train.ipynb #21c719aa
 def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.Tensor]=None,
           model:Optional[torch.nn.Module]=None, # prebuilt model (default: built from cfg and seed)
@@ -543,11 +555,8 @@ def train(cfg:RunConfig, data:Optional[DataSplit]=None, weights:Optional[torch.T
                                    f"lower optim.lr (now {cfg.optim.lr}) or enable optim.clip_norm")
         lrs.append(lr)
         losses.append(loss)
-        end_epoch = (t + 1) % steps_per_epoch == 0
-        every = policy == "every" and (t + 1) % cfg.train.checkpoint_every == 0
-        if (policy == "epoch" and end_epoch) or policy == "all" or every:
-            e0 = t + 1 - (steps_per_epoch if policy == "epoch" else 1)
-            ck = {"step": t + 1, "epoch": (t + 1) / steps_per_epoch, "lr": lr, "lr_mean": sum(lrs[e0:]) / len(lrs[e0:])}
+        ck = checkpoint_entry(policy, cfg.train.checkpoint_every, t, steps_per_epoch, lrs)
+        if ck is not None:
             if checkpoint_dir is not None:
                 ck["path"] = str(Path(checkpoint_dir)/f"ckpt_{t + 1:07d}.pt")
                 save_state(st, ck["path"], cfg.optim, lr=lr)
